@@ -1,0 +1,134 @@
+"""``customer_extract``: stage one partition per source (the legacy table, or one drop file).
+
+Reads the source in chunks, decides every record with the identity rules, and replaces
+the source's rows in ``restructure.source_record`` in one transaction, queueing what
+changed for the company and prospect steps.
+"""
+
+
+import time
+
+import dagster as dg
+
+from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.resources import PipelineSettings, PostgresResource
+from restructure_pipeline.schema import apply_migrations
+from restructure_pipeline.sources.drops import DropReader, file_sha256, resolve_drop_path
+from restructure_pipeline.sources.legacy import (
+    LEGACY_PARTITION,
+    count_legacy_rows,
+    iter_legacy_chunks,
+    legacy_table_exists,
+)
+from restructure_pipeline.sources.staging_rows import staging_rows
+from restructure_pipeline.store.drops import drop_registration, save_drop
+from restructure_pipeline.store.staging import StageResult, queue_everything, stage_source, staged_counts
+from restructure_pipeline.assets.metadata import markdown_table
+
+
+def _stage_legacy(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, lists: DomainLists, chunk_rows: int
+) -> StageResult | None:
+    with postgres.connect() as reader, postgres.connect() as writer:
+        if not legacy_table_exists(reader):
+            context.log.warning('No "Customer" table: keeping the legacy rows staged earlier (it may have been cleaned up).')
+            return None
+        frames = (
+            staging_rows(chunk, source=LEGACY_PARTITION, source_seq=0, lists=lists)
+            for chunk in iter_legacy_chunks(reader, chunk_rows)
+        )
+        return stage_source(writer, LEGACY_PARTITION, frames)
+
+
+def _stage_drop(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, settings: PipelineSettings, lists: DomainLists,
+    partition_key: str,
+) -> tuple[StageResult | None, list[str]]:
+    path = resolve_drop_path(settings.resolved_drop_dir(), partition_key)
+    with postgres.connect() as conn:
+        if not path.exists():
+            context.log.warning(f"Drop {partition_key} is no longer on disk: keeping the rows staged from it earlier.")
+            return None, []
+        registration = drop_registration(conn, partition_key)
+        reader = DropReader(path, settings.drop_external_source, settings.chunk_rows)
+        frames = (
+            staging_rows(
+                chunk, source=partition_key, source_seq=registration.seq, lists=lists,
+                observed_at=registration.registered_at, default_external_source=settings.drop_external_source,
+            )
+            for chunk in reader.chunks()
+        )
+        size, digest = path.stat().st_size, file_sha256(path)
+        result = stage_source(
+            conn, partition_key, frames,
+            before_commit=lambda tx, rows: save_drop(tx, registration, str(path), size, digest, rows),
+        )
+        unknown = reader.header.unknown_columns if reader.header else []
+        if unknown:
+            context.log.warning(f"Drop {partition_key}: unknown columns ignored: {', '.join(unknown)}")
+        return result, unknown
+
+
+@dg.asset(
+    partitions_def=CUSTOMER_SOURCES,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="restructure",
+    kinds={"postgres", "polars"},
+    description=(
+        "Every input row (legacy Customer table and CSV drops), cleaned and classified by the identity rules, "
+        "in restructure.source_record. One partition per source."
+    ),
+)
+def customer_extract(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, settings: PipelineSettings
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    lists = settings.domain_lists()
+    with postgres.connect() as conn:
+        applied = apply_migrations(conn)
+    if applied:
+        context.log.info(f"Applied migrations: {', '.join(f'{m.version:04d}_{m.name}' for m in applied)}")
+
+    staged: list[StageResult] = []
+    unknown_columns: dict[str, list[str]] = {}
+    for partition_key in context.partition_keys:
+        if partition_key == LEGACY_PARTITION:
+            result = _stage_legacy(context, postgres, lists, settings.chunk_rows)
+        else:
+            result, unknown = _stage_drop(context, postgres, settings, lists, partition_key)
+            if unknown:
+                unknown_columns[partition_key] = unknown
+        if result is not None:
+            staged.append(result)
+            context.log.info(f"Staged {result.source}: {result.rows} rows, {result.changed} new or changed, "
+                             f"{result.removed} removed")
+
+    full_refresh = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
+    with postgres.connect() as conn:
+        if full_refresh:
+            queue_everything(conn)
+        per_source = staged_counts(conn)
+        problems = dict(
+            conn.execute(
+                "SELECT coalesce(record_problem, 'none'), count(*) FROM restructure.source_record "
+                "WHERE is_current GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        legacy_rows = count_legacy_rows(conn) if legacy_table_exists(conn) else None
+    total = sum(per_source.values())
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dagster/row_count": total,
+        "rows_read": sum(result.rows for result in staged),
+        "rows_new_or_changed": sum(result.changed for result in staged),
+        "rows_removed": sum(result.removed for result in staged),
+        "full_refresh": full_refresh,
+        "staged_rows_by_source": markdown_table(["source", "rows"], sorted(per_source.items())),
+        "current_rows_by_record_problem": markdown_table(["record_problem", "rows"], sorted(problems.items())),
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    }
+    if legacy_rows is not None:
+        metadata["legacy_customer_rows"] = legacy_rows
+    if unknown_columns:
+        metadata["unknown_columns"] = dg.MetadataValue.json(unknown_columns)
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,37 @@
+"""``company_prospect_view``: the denormalized read model, refreshed without blocking readers."""
+
+
+import time
+
+import dagster as dg
+from psycopg import sql
+
+from restructure_pipeline.assets.metadata import table_schema
+from restructure_pipeline.assets.prospects import prospects
+from restructure_pipeline.resources import PostgresResource
+from restructure_pipeline.schema import apply_migrations
+from restructure_pipeline.store.view import VIEW_NAME, refresh_view
+
+
+@dg.asset(
+    deps=[prospects],
+    group_name="restructure",
+    kinds={"postgres"},
+    description="Materialized view company_prospect_view (Company LEFT JOIN Prospect), refreshed concurrently.",
+)
+def company_prospect_view(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    with postgres.connect() as conn:
+        apply_migrations(conn)
+        concurrently = refresh_view(conn)
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(VIEW_NAME))).fetchone()[0]
+        schema = table_schema(conn, "public", VIEW_NAME)
+    context.log.info(f"Refreshed {VIEW_NAME} ({'concurrently' if concurrently else 'first population'})")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "dagster/column_schema": schema,
+            "refreshed_concurrently": concurrently,
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Partitions, jobs, schedules and sensors: how runs get started."""

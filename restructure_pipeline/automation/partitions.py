@@ -1,0 +1,20 @@
+"""The one partitioning of the pipeline: its input sources.
+
+``customer_extract`` has one partition per source: ``legacy`` for the ``"Customer"``
+table and one per CSV drop file (its path relative to the drop folder). Drops are
+registered as dynamic partitions by the drop sensor, the CLI, or by hand in the UI.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from restructure_pipeline.sources.legacy import LEGACY_PARTITION
+
+CUSTOMER_SOURCES = dg.DynamicPartitionsDefinition(name="customer_sources")
+
+# Run tag set by the full_refresh job: downstream steps recompute every company and prospect.
+REFRESH_TAG = "restructure/refresh"
+FULL_REFRESH = "full"
+
+__all__ = ["CUSTOMER_SOURCES", "FULL_REFRESH", "LEGACY_PARTITION", "REFRESH_TAG"]

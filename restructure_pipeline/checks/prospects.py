@@ -1,0 +1,101 @@
+"""Checks on ``prospects``: nothing lost (reconciliation) and every prospect on a valid company."""
+
+
+import dagster as dg
+
+from restructure_pipeline.assets.prospects import prospects
+from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result
+from restructure_pipeline.resources import PostgresResource
+
+# Every input row is accounted for: a current row is a prospect or quarantined (never both);
+# an older version of an identity is superseded by a current row that is one of the two.
+_ACCOUNTING = """
+CREATE TEMP TABLE row_accounting ON COMMIT DROP AS
+SELECT s.source, s.source_ref, s.is_current, s."externalSource", s."externalId",
+       EXISTS (SELECT 1 FROM "Prospect" p
+               WHERE p."externalSource" = s."externalSource" AND p."externalId" = s."externalId") AS has_prospect,
+       EXISTS (SELECT 1 FROM restructure.customer_quarantine q
+               WHERE q.source = s.source AND q.source_ref = s.source_ref) AS quarantined,
+       EXISTS (SELECT 1 FROM restructure.source_record cur
+               JOIN restructure.customer_quarantine q ON q.source = cur.source AND q.source_ref = cur.source_ref
+               WHERE cur.is_current AND cur."externalSource" = s."externalSource"
+                 AND cur."externalId" = s."externalId") AS identity_quarantined
+FROM restructure.source_record s
+"""
+
+_TOTALS = """
+SELECT count(*),
+       count(*) FILTER (WHERE is_current AND has_prospect AND NOT quarantined),
+       count(*) FILTER (WHERE quarantined),
+       count(*) FILTER (WHERE NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
+FROM row_accounting
+"""
+
+_UNACCOUNTED = """
+SELECT source, source_ref, "externalSource", "externalId", is_current, has_prospect, quarantined
+FROM row_accounting
+WHERE NOT (
+    (is_current AND has_prospect <> quarantined)
+    OR (NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
+)
+"""
+
+# A prospect with no current, unquarantined source row came from nowhere.
+_ORPHAN_PROSPECTS = """
+SELECT p.id, p."externalSource", p."externalId" FROM "Prospect" p
+WHERE NOT EXISTS (
+    SELECT 1 FROM restructure.source_record s
+    WHERE s.is_current AND s."externalSource" = p."externalSource" AND s."externalId" = p."externalId"
+      AND NOT EXISTS (SELECT 1 FROM restructure.customer_quarantine q
+                      WHERE q.source = s.source AND q.source_ref = s.source_ref)
+)
+"""
+
+_INVALID_COMPANY_LINKS = """
+SELECT p.id, p."companyId", 'company does not exist' FROM "Prospect" p
+WHERE NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.id = p."companyId")
+UNION ALL
+SELECT p.id, c.domain, 'email domain is ' || s.company_domain
+FROM "Prospect" p
+JOIN "Company" c ON c.id = p."companyId"
+JOIN restructure.source_record s
+  ON s.is_current AND s."externalSource" = p."externalSource" AND s."externalId" = p."externalId"
+WHERE s.company_domain IS NOT NULL AND s.company_domain <> c.domain
+"""
+
+
+@dg.asset_check(
+    asset=prospects, blocking=True,
+    description="Reconciliation: input rows = prospects from them + quarantined (+ superseded older versions).",
+)
+def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
+    with postgres.connect() as conn, conn.transaction():
+        conn.execute(_ACCOUNTING)
+        input_rows, prospect_rows, quarantined_rows, superseded_rows = conn.execute(_TOTALS).fetchone()
+        unaccounted = conn.execute(_UNACCOUNTED).fetchall()
+        orphans = conn.execute(_ORPHAN_PROSPECTS).fetchall()
+        prospect_count = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
+    problems = len(unaccounted) + len(orphans) + abs(prospect_count - prospect_rows)
+    samples = [("unaccounted row", *row[:4]) for row in unaccounted[:SAMPLE_ROWS]] + [
+        ("prospect without a source row", *row) for row in orphans[:SAMPLE_ROWS]
+    ]
+    return check_result(
+        problems, samples, ["problem", "source or id", "ref or externalSource", "externalSource or externalId"],
+        input_rows=input_rows,
+        prospect_rows=prospect_rows,
+        quarantined_rows=quarantined_rows,
+        superseded_rows=superseded_rows,
+        unaccounted_rows=len(unaccounted),
+        prospects=prospect_count,
+        balanced=input_rows == prospect_rows + quarantined_rows + superseded_rows,
+    )
+
+
+@dg.asset_check(
+    asset=prospects, blocking=True,
+    description="Every prospect's companyId exists, and is the company of its email domain when it has one.",
+)
+def prospect_company_valid(postgres: PostgresResource) -> dg.AssetCheckResult:
+    with postgres.connect() as conn:
+        invalid = conn.execute(_INVALID_COMPANY_LINKS).fetchall()
+    return check_result(len(invalid), invalid, ["prospect id", "company", "problem"])

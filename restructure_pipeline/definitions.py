@@ -1,0 +1,23 @@
+"""The one ``Definitions`` object of the code location: assets, checks, jobs and resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from restructure_pipeline.assets.companies import companies
+from restructure_pipeline.assets.extract import customer_extract
+from restructure_pipeline.assets.prospects import prospects
+from restructure_pipeline.assets.view import company_prospect_view
+from restructure_pipeline.automation.jobs import full_refresh, ingest_drop
+from restructure_pipeline.checks import companies as company_checks
+from restructure_pipeline.checks import extract as extract_checks
+from restructure_pipeline.checks import prospects as prospect_checks
+from restructure_pipeline.checks import view as view_checks
+from restructure_pipeline.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[customer_extract, companies, prospects, company_prospect_view],
+    asset_checks=dg.load_asset_checks_from_modules([extract_checks, company_checks, prospect_checks, view_checks]),
+    jobs=[full_refresh, ingest_drop],
+    resources=default_resources(),
+)

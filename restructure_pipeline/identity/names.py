@@ -1,0 +1,80 @@
+"""Company-name cleaning: the key that joins a personal-mail prospect to an existing company.
+
+:func:`clean_company_name` applies, in order:
+
+1. Unicode NFKC (full-width letters, ligatures and the like become plain letters).
+2. cleanco's ``basename`` until the name stops changing, which strips trailing legal
+   forms (Inc, LLC, Ltd, GmbH, S.A., AG, plc, Corp, Co., ``GmbH & Co. KG`` ...).
+   A strip that would leave nothing is not taken, so a company literally named
+   ``AG`` keeps that name.
+3. Folding: casefold, accents stripped (``ü`` -> ``u``, ``ł`` -> ``l``), every run of
+   punctuation, ``&``, hyphens, underscores and whitespace becomes one space,
+   trimmed.
+4. Step 2 once more on the folded text (``Acme-Inc`` folds to ``acme inc``, then
+   loses ``inc``), again until stable.
+5. Nothing left -> None.
+
+So ``Acme, Inc.``, ``ACME Inc`` and ``acme`` are all ``acme``; ``Müller GmbH`` is
+``muller``. ``&`` is not spelled out: ``Johnson & Johnson`` is ``johnson johnson``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import polars as pl
+from cleanco import basename
+from cleanco.non_nfkd_map import NON_NFKD_MAP
+
+COMPANY_NAME_CLEAN = "company_name_clean"
+
+_NON_WORD = re.compile(r"[\W_]+")
+# cleanco's table of letters NFKD cannot decompose (ł, ø, đ ...), keyed by their casefolded form.
+_UNDECOMPOSABLE = str.maketrans({key.casefold(): value.casefold() for key, value in NON_NFKD_MAP.items()})
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    unaccented = "".join(char for char in decomposed if not unicodedata.combining(char))
+    unaccented = unaccented.translate(_UNDECOMPOSABLE).casefold()
+    return _NON_WORD.sub(" ", unaccented).strip()
+
+
+def _strip_legal_forms(text: str) -> str:
+    while True:
+        stripped = basename(text)
+        if stripped == text or not _fold(stripped):
+            return text
+        text = stripped
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def clean_company_name(name: str | None) -> str | None:
+    """The comparison key of a company name, or None when nothing but punctuation or spaces is left."""
+    if name is None:
+        return None
+    folded = _fold(_strip_legal_forms(unicodedata.normalize("NFKC", name)))
+    while True:
+        stripped = _fold(_strip_legal_forms(folded))
+        if stripped == folded:
+            return folded or None
+        folded = stripped
+
+
+def clean_company_name_column(
+    frame: pl.DataFrame, column: str = "company", out: str = COMPANY_NAME_CLEAN
+) -> pl.DataFrame:
+    """Add ``out`` = :func:`clean_company_name` of ``column``, cleaning each distinct name once."""
+    names = frame.get_column(column).cast(pl.String).drop_nulls().unique().to_list()
+    mapping = pl.DataFrame(
+        {"__name": names, out: [clean_company_name(name) for name in names]},
+        schema={"__name": pl.String, out: pl.String},
+    )
+    base = frame.drop(out) if out in frame.columns else frame
+    return (
+        base.with_columns(pl.col(column).cast(pl.String).alias("__name"))
+        .join(mapping, on="__name", how="left", maintain_order="left")
+        .drop("__name")
+    )

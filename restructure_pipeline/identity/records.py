@@ -1,0 +1,80 @@
+"""The per-record identity pipeline: a chunk of raw Customer-shaped rows to decided records.
+
+:func:`normalize_records` applies, in order, :func:`clean_attributes`,
+:func:`normalize_email_column`, :func:`domain_column` and
+:func:`clean_company_name_column`, then decides each record:
+
+``record_problem`` (first match wins):
+
+1. ``externalId`` null or blank (or the column absent) -> ``missing_external_id``
+2. the email is syntactically invalid -> ``invalid_email``
+3. an email is present but has no company domain (IP literal, no public suffix,
+   bad labels) -> ``invalid_domain``
+4. the domain is disposable -> ``disposable_domain``
+5. otherwise null. A MISSING email is not a problem yet: such a record, like one
+   on a personal domain, follows the personal rule below.
+
+``needs_name_resolution``: no problem and (no email, or a personal domain). These
+records join a company by cleaned company name later
+(:func:`restructure_pipeline.identity.merge.resolve_by_company_name`); when that
+fails the asset quarantines them as ``missing_email`` (no email) or
+``personal_domain_unresolved`` (personal domain).
+
+``company_domain``: the domain when it is a company domain and there is no
+problem, else null.
+
+The attribute columns come back cleaned (see
+:mod:`restructure_pipeline.identity.attributes`); keep the raw frame if the raw
+record is needed, e.g. for the quarantine's ``jsonb``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from restructure_pipeline.identity.attributes import clean_attributes
+from restructure_pipeline.identity.domains import DOMAIN, DOMAIN_KIND, DomainLists, domain_column
+from restructure_pipeline.identity.emails import EMAIL_HOST, EMAIL_NORMALIZED, EMAIL_PROBLEM, normalize_email_column
+from restructure_pipeline.identity.names import clean_company_name_column
+from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
+
+RECORD_PROBLEM = "record_problem"
+NEEDS_NAME_RESOLUTION = "needs_name_resolution"
+COMPANY_DOMAIN = "company_domain"
+
+
+def _reason(reason: QuarantineReason) -> pl.Expr:
+    return pl.lit(reason.value, dtype=pl.String)
+
+
+def normalize_records(frame: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
+    """Clean, normalize and decide every record of a raw chunk (see module docstring)."""
+    cleaned = clean_company_name_column(
+        domain_column(normalize_email_column(clean_attributes(frame), "email"), lists, EMAIL_HOST),
+        "company",
+    )
+    if "externalId" in cleaned.columns:
+        external_id = pl.col("externalId").cast(pl.String).str.strip_chars()
+        missing_external_id = external_id.is_null() | (external_id == "")
+    else:
+        missing_external_id = pl.lit(True)
+    problem = (
+        pl.when(missing_external_id)
+        .then(_reason(QuarantineReason.MISSING_EXTERNAL_ID))
+        .when(pl.col(EMAIL_PROBLEM) == QuarantineReason.INVALID_EMAIL.value)
+        .then(_reason(QuarantineReason.INVALID_EMAIL))
+        .when(pl.col(EMAIL_NORMALIZED).is_not_null() & pl.col(DOMAIN).is_null())
+        .then(_reason(QuarantineReason.INVALID_DOMAIN))
+        .when(pl.col(DOMAIN_KIND) == DomainKind.DISPOSABLE.value)
+        .then(_reason(QuarantineReason.DISPOSABLE_DOMAIN))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    return cleaned.with_columns(problem.alias(RECORD_PROBLEM)).with_columns(
+        (
+            pl.col(RECORD_PROBLEM).is_null()
+            & (pl.col(EMAIL_NORMALIZED).is_null() | (pl.col(DOMAIN_KIND) == DomainKind.PERSONAL.value).fill_null(False))
+        ).alias(NEEDS_NAME_RESOLUTION),
+        pl.when(pl.col(RECORD_PROBLEM).is_null() & (pl.col(DOMAIN_KIND) == DomainKind.COMPANY.value))
+        .then(pl.col(DOMAIN))
+        .alias(COMPANY_DOMAIN),
+    )

@@ -1,0 +1,52 @@
+"""Streams the legacy ``"Customer"`` table in chunks of Customer-shaped polars frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
+
+LEGACY_PARTITION = "legacy"
+LEGACY_TABLE = "Customer"
+
+LEGACY_COLUMNS: tuple[str, ...] = ("id", "externalSource", "externalId", *ATTRIBUTE_COLUMNS, "createdAt", "updatedAt")
+
+LEGACY_SCHEMA = {
+    column: (
+        pl.Int32
+        if column in ("minEmployeeSize", "maxEmployeeSize")
+        else pl.Int64
+        if column == "revenue"
+        else pl.Datetime("ms")
+        if column in ("createdAt", "updatedAt")
+        else pl.Utf8
+    )
+    for column in LEGACY_COLUMNS
+}
+
+
+def legacy_table_exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'public."{LEGACY_TABLE}"',)).fetchone()
+    return bool(row and row[0])
+
+
+def count_legacy_rows(conn: psycopg.Connection) -> int:
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(LEGACY_TABLE))
+    return conn.execute(query).fetchone()[0]
+
+
+def iter_legacy_chunks(conn: psycopg.Connection, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """Yield the whole table in chunks, read through a server-side cursor in one snapshot."""
+    query = sql.SQL("SELECT {columns} FROM {table}").format(
+        columns=sql.SQL(", ").join(sql.Identifier(column) for column in LEGACY_COLUMNS),
+        table=sql.Identifier(LEGACY_TABLE),
+    )
+    with conn.transaction(), conn.cursor(name="legacy_customer_extract") as cursor:
+        cursor.itersize = chunk_rows
+        cursor.execute(query)
+        while rows := cursor.fetchmany(chunk_rows):
+            yield pl.DataFrame(rows, schema=LEGACY_SCHEMA, orient="row")

@@ -1,0 +1,1 @@
+"""Set-based reads and writes of the pipeline's tables: COPY in, one statement per step."""

@@ -1,0 +1,147 @@
+"""Writes ``"Company"``: one row per company domain, merged from the domain's current rows.
+
+Only queued domains (``restructure.pending_domain``) are recomputed, each from *all* its
+current source rows. Existing companies keep their id, ``createdAt`` and external
+identity; ``updatedAt`` moves only when merged content changes. Companies whose domain
+lost every row are removed by the prospect step, after their prospects have moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from restructure_pipeline.store.bulk import copy_frame, fetch_frame, iter_frames, take_write_lock
+
+COMPANY_ATTRIBUTES: tuple[str, ...] = (
+    "name", "industry", "minEmployeeSize", "maxEmployeeSize", "employeeSizeLink", "revenue",
+    "address", "city", "state", "country", "zipCode", "phone", "mobilePhone",
+)
+
+_RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "domain": pl.Utf8, "company": pl.Utf8, "industry": pl.Utf8, "minEmployeeSize": pl.Int32,
+    "maxEmployeeSize": pl.Int32, "employeeSizeLink": pl.Utf8, "revenue": pl.Int64, "address": pl.Utf8,
+    "city": pl.Utf8, "state": pl.Utf8, "country": pl.Utf8, "zipCode": pl.Utf8, "phone": pl.Utf8,
+    "mobilePhone": pl.Utf8, "createdAt": pl.Datetime("ms"), "updatedAt": pl.Datetime("ms"),
+    "externalSource": pl.Utf8, "record_key": pl.Utf8,
+}
+
+# Current, valid rows of queued domains, ordered so that a domain never spans two chunks' cut.
+_QUEUED_DOMAIN_RECORDS = """
+SELECT s.company_domain AS domain, s."company", s."industry", s."minEmployeeSize", s."maxEmployeeSize",
+       s."employeeSizeLink", s."revenue", s."address", s."city", s."state", s."country", s."zipCode",
+       s."phone", s."mobilePhone", s."createdAt", s."updatedAt", s."externalSource",
+       s.source || ':' || s.source_ref AS record_key
+FROM restructure.source_record s
+JOIN restructure.pending_domain p ON p.domain = s.company_domain
+WHERE s.is_current AND s.record_problem IS NULL
+ORDER BY s.company_domain
+"""
+
+_CREATE_COMPANY_NEXT = """
+CREATE TEMP TABLE company_next (
+    domain TEXT PRIMARY KEY, name TEXT, industry TEXT, "minEmployeeSize" INTEGER, "maxEmployeeSize" INTEGER,
+    "employeeSizeLink" TEXT, revenue BIGINT, address TEXT, city TEXT, state TEXT, country TEXT,
+    "zipCode" TEXT, phone TEXT, "mobilePhone" TEXT, "externalSource" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL, id TEXT
+) ON COMMIT DROP
+"""
+
+_NEW_DOMAINS = """
+SELECT n.domain FROM company_next n
+WHERE NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = n.domain)
+ORDER BY n.domain
+"""
+
+_CREATE_NEW_IDS = "CREATE TEMP TABLE new_company_id (domain TEXT PRIMARY KEY, id TEXT NOT NULL) ON COMMIT DROP"
+
+_UPSERT = """
+INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
+SELECT coalesce(c.id, fresh.id), n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt",
+       now() AT TIME ZONE 'UTC'
+FROM company_next n
+LEFT JOIN "Company" c ON c.domain = n.domain
+LEFT JOIN new_company_id fresh ON fresh.domain = n.domain
+ON CONFLICT (domain) DO UPDATE SET {assignments}, "updatedAt" = EXCLUDED."updatedAt"
+WHERE ({current}) IS DISTINCT FROM ({excluded})
+"""
+
+
+@dataclass(frozen=True)
+class CompanyWriteResult:
+    domains_recomputed: int
+    inserted: int
+    updated: int
+
+
+def iter_domain_chunks(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """Re-cut a domain-ordered stream so each chunk holds whole domains."""
+    carry: pl.DataFrame | None = None
+    for frame in frames:
+        if carry is not None:
+            frame = pl.concat([carry, frame])
+        last_domain = frame["domain"][-1]
+        complete = frame.filter(pl.col("domain") != last_domain)
+        carry = frame.filter(pl.col("domain") == last_domain)
+        if not complete.is_empty():
+            yield complete
+    if carry is not None and not carry.is_empty():
+        yield carry
+
+
+def company_lineage(records: pl.DataFrame) -> pl.DataFrame:
+    """Per domain: the earliest row's ``createdAt`` and ``externalSource`` (a company's birth)."""
+    return records.group_by("domain").agg(
+        pl.col("createdAt").min(),
+        pl.col("externalSource").sort_by(["createdAt", "record_key"]).first(),
+    )
+
+
+def write_companies(
+    conn: psycopg.Connection,
+    merge: Callable[[pl.DataFrame], pl.DataFrame],
+    new_id: Callable[[], str],
+    chunk_rows: int,
+) -> CompanyWriteResult:
+    """Recompute every queued domain with ``merge`` and upsert the result, in one transaction."""
+    with conn.transaction():
+        take_write_lock(conn)
+        conn.execute(_CREATE_COMPANY_NEXT)
+        stream = iter_frames(conn, _QUEUED_DOMAIN_RECORDS, None, chunk_rows, _RECORD_SCHEMA, "queued_domains")
+        domains = _merge_into_company_next(conn, stream, merge)
+        new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
+        conn.execute(_CREATE_NEW_IDS)
+        if not new_domains.is_empty():
+            ids = pl.Series("id", [new_id() for _ in range(new_domains.height)], dtype=pl.Utf8)
+            copy_frame(conn, sql.Identifier("new_company_id"), new_domains.with_columns(ids))
+        attributes = [sql.Identifier(name) for name in COMPANY_ATTRIBUTES]
+        upsert = sql.SQL(_UPSERT).format(
+            attributes=sql.SQL(", ").join(attributes),
+            next_attributes=sql.SQL(", ").join(sql.SQL("n.{}").format(name) for name in attributes),
+            assignments=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in attributes),
+            current=sql.SQL(", ").join(sql.SQL('"Company".{}').format(name) for name in attributes),
+            excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in attributes),
+        )
+        written = conn.execute(upsert).rowcount
+        inserted = new_domains.height
+    return CompanyWriteResult(domains_recomputed=domains, inserted=inserted, updated=max(written - inserted, 0))
+
+
+def _merge_into_company_next(
+    conn: psycopg.Connection, stream: Iterator[pl.DataFrame], merge: Callable[[pl.DataFrame], pl.DataFrame]
+) -> int:
+    """Merge each whole-domain chunk and COPY it into ``company_next``; returns domains merged."""
+    merged_domains = 0
+    for records in iter_domain_chunks(stream):
+        merged = merge(records).join(company_lineage(records), on="domain", how="left")
+        copy_frame(
+            conn,
+            sql.Identifier("company_next"),
+            merged.select("domain", *COMPANY_ATTRIBUTES, "externalSource", "createdAt"),
+        )
+        merged_domains += merged.height
+    return merged_domains

@@ -1,0 +1,249 @@
+"""Writes ``"Prospect"`` and ``restructure.customer_quarantine``, and retires stale companies.
+
+Recomputed here: every queued identity (``pending_key``) and every row that joins its
+company by cleaned name (personal or missing email), since any company's name may have
+changed. A prospect migrated from ``Customer`` keeps the Customer's id; other prospects
+keep the id first given to their (externalSource, externalId). The quarantine is
+re-evaluated as a whole: a row that now resolves leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from restructure_pipeline.store.bulk import copy_frame, fetch_frame, take_write_lock
+
+PROSPECT_ATTRIBUTES: tuple[str, ...] = (
+    "salutation", "firstName", "lastName", "email", "jobTitle", "jobTitleLevel", "department", "jobTitleLink",
+    "address", "city", "state", "country", "zipCode", "phone", "mobilePhone",
+)
+
+_SAME_KEY = '{a}."externalSource" = {b}."externalSource" AND {a}."externalId" = {b}."externalId"'
+
+_STALE_COMPANIES = """
+CREATE TEMP TABLE stale_company ON COMMIT DROP AS
+SELECT c.id, c.domain
+FROM "Company" c
+JOIN restructure.pending_domain p ON p.domain = c.domain
+WHERE NOT EXISTS (
+    SELECT 1 FROM restructure.source_record s
+    WHERE s.company_domain = c.domain AND s.is_current AND s.record_problem IS NULL
+)
+"""
+
+_LIVE_COMPANY_NAMES = """
+SELECT c.domain, c.name FROM "Company" c
+WHERE c.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
+"""
+
+_PEOPLE_TO_RESOLVE = """
+SELECT s.source || ':' || s.source_ref AS record_key, s.source, s.source_ref, s.company_name_clean
+FROM restructure.source_record s
+WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
+"""
+
+_CREATE_RESOLUTION = """
+CREATE TEMP TABLE name_resolution (
+    source TEXT NOT NULL, source_ref TEXT NOT NULL, resolved_domain TEXT, PRIMARY KEY (source, source_ref)
+) ON COMMIT DROP
+"""
+
+_PROSPECT_NEXT = """
+CREATE TEMP TABLE prospect_next ON COMMIT DROP AS
+SELECT coalesce(s.customer_id, existing.id, legacy.customer_id) AS id,
+       {attributes}, s.email_normalized AS email, c.id AS "companyId",
+       s."externalSource", s."externalId", s."createdAt", s."updatedAt"
+FROM restructure.source_record s
+LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
+JOIN "Company" c ON c.domain = coalesce(s.company_domain, r.resolved_domain)
+LEFT JOIN "Prospect" existing
+       ON existing."externalSource" = s."externalSource" AND existing."externalId" = s."externalId"
+LEFT JOIN LATERAL (
+    SELECT l.customer_id FROM restructure.source_record l
+    WHERE l."externalSource" = s."externalSource" AND l."externalId" = s."externalId" AND l.customer_id IS NOT NULL
+    ORDER BY l.source_ref LIMIT 1
+) legacy ON TRUE
+WHERE s.is_current AND s.record_problem IS NULL
+  AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
+  AND (s.needs_name_resolution OR EXISTS (
+        SELECT 1 FROM restructure.pending_key k
+        WHERE k."externalSource" = s."externalSource" AND k."externalId" = s."externalId"))
+"""
+
+_CREATE_NEW_IDS = """
+CREATE TEMP TABLE new_prospect_id (
+    "externalSource" TEXT NOT NULL, "externalId" TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY ("externalSource", "externalId")
+) ON COMMIT DROP
+"""
+
+_ASSIGN_NEW_IDS = """
+UPDATE prospect_next n SET id = fresh.id
+FROM new_prospect_id fresh
+WHERE n.id IS NULL AND n."externalSource" = fresh."externalSource" AND n."externalId" = fresh."externalId"
+"""
+
+_DELETE_RETIRED = """
+DELETE FROM "Prospect" p
+WHERE (
+        EXISTS (SELECT 1 FROM restructure.pending_key k
+                WHERE k."externalSource" = p."externalSource" AND k."externalId" = p."externalId")
+     OR EXISTS (SELECT 1 FROM restructure.source_record s
+                WHERE s.is_current AND s.needs_name_resolution
+                  AND s."externalSource" = p."externalSource" AND s."externalId" = p."externalId")
+     OR EXISTS (SELECT 1 FROM stale_company st WHERE st.id = p."companyId")
+  )
+  AND NOT EXISTS (SELECT 1 FROM prospect_next n
+                  WHERE n."externalSource" = p."externalSource" AND n."externalId" = p."externalId")
+"""
+
+_UPSERT = """
+INSERT INTO "Prospect" (id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt")
+SELECT id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt" FROM prospect_next
+ON CONFLICT ("externalSource", "externalId") DO UPDATE
+SET {assignments}, "updatedAt" = now() AT TIME ZONE 'UTC'
+WHERE ({current}) IS DISTINCT FROM ({excluded})
+"""
+
+_DELETE_STALE_COMPANIES = 'DELETE FROM "Company" c USING stale_company st WHERE c.id = st.id'
+
+_QUARANTINE_NEXT = """
+CREATE TEMP TABLE quarantine_next ON COMMIT DROP AS
+SELECT s.source, s.source_ref, s.line, s."externalSource", s."externalId",
+       coalesce(
+           s.record_problem,
+           CASE WHEN s.email_normalized IS NULL THEN 'missing_email' ELSE 'personal_domain_unresolved' END
+       ) AS reason,
+       jsonb_strip_nulls(jsonb_build_object(
+           'id', s.customer_id, 'externalSource', s."externalSource", 'externalId', s."externalId",
+           {raw_attributes}
+       )) || coalesce(s.rejected_values, '{{}}'::jsonb) AS raw
+FROM restructure.source_record s
+LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
+WHERE s.is_current
+  AND (s.record_problem IS NOT NULL OR (s.needs_name_resolution AND r.resolved_domain IS NULL))
+"""
+
+_SYNC_QUARANTINE = """
+INSERT INTO restructure.customer_quarantine AS q
+    (source, source_ref, line, "externalSource", "externalId", reason, raw, first_seen_at, last_seen_at)
+SELECT source, source_ref, line, "externalSource", "externalId", reason, raw,
+       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+FROM quarantine_next
+ON CONFLICT (source, source_ref) DO UPDATE
+SET line = EXCLUDED.line, "externalSource" = EXCLUDED."externalSource", "externalId" = EXCLUDED."externalId",
+    reason = EXCLUDED.reason, raw = EXCLUDED.raw, last_seen_at = EXCLUDED.last_seen_at;
+
+DELETE FROM restructure.customer_quarantine q
+WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND n.source_ref = q.source_ref);
+"""
+
+_CLEAR_QUEUES = "DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain;"
+
+
+@dataclass(frozen=True)
+class ProspectWriteResult:
+    recomputed: int
+    inserted_or_updated: int
+    deleted: int
+    companies_retired: int
+    resolved_by_name: int
+    quarantined: int
+
+
+def write_prospects(
+    conn: psycopg.Connection,
+    resolve: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    clean_names: Callable[[pl.DataFrame], pl.DataFrame],
+    new_id: Callable[[], str],
+) -> ProspectWriteResult:
+    """Recompute queued and name-resolved prospects and the quarantine, in one transaction.
+
+    ``clean_names`` maps a frame (domain, name) to (domain, name_clean); ``resolve`` is the
+    cleaned-name rule: (people, companies) -> (record_key, resolved_domain).
+    """
+    attributes = [sql.Identifier(name) for name in PROSPECT_ATTRIBUTES]
+    with conn.transaction():
+        take_write_lock(conn)
+        conn.execute(_STALE_COMPANIES)
+        companies = clean_names(fetch_frame(conn, _LIVE_COMPANY_NAMES, schema={"domain": pl.Utf8, "name": pl.Utf8}))
+        people = fetch_frame(
+            conn,
+            _PEOPLE_TO_RESOLVE,
+            schema={"record_key": pl.Utf8, "source": pl.Utf8, "source_ref": pl.Utf8, "company_name_clean": pl.Utf8},
+        )
+        resolved = resolve(people.select("record_key", "company_name_clean"), companies.select("domain", "name_clean"))
+        resolution = people.select("record_key", "source", "source_ref").join(
+            resolved.select("record_key", "resolved_domain"), on="record_key", how="left"
+        )
+        conn.execute(_CREATE_RESOLUTION)
+        copy_frame(conn, sql.Identifier("name_resolution"), resolution.select("source", "source_ref", "resolved_domain"))
+        conn.execute("ANALYZE name_resolution")
+
+        conn.execute(
+            sql.SQL(_PROSPECT_NEXT).format(
+                attributes=sql.SQL(", ").join(
+                    sql.SQL("s.{}").format(sql.Identifier(name)) for name in PROSPECT_ATTRIBUTES if name != "email"
+                )
+            )
+        )
+        missing = fetch_frame(
+            conn,
+            'SELECT "externalSource", "externalId" FROM prospect_next WHERE id IS NULL',
+            schema={"externalSource": pl.Utf8, "externalId": pl.Utf8},
+        )
+        conn.execute(_CREATE_NEW_IDS)
+        if not missing.is_empty():
+            ids = pl.Series("id", [new_id() for _ in range(missing.height)], dtype=pl.Utf8)
+            copy_frame(conn, sql.Identifier("new_prospect_id"), missing.with_columns(ids))
+            conn.execute(_ASSIGN_NEW_IDS)
+        recomputed = conn.execute("SELECT count(*) FROM prospect_next").fetchone()[0]
+
+        deleted = conn.execute(_DELETE_RETIRED).rowcount
+        written = conn.execute(
+            sql.SQL(_UPSERT).format(
+                columns=sql.SQL(", ").join([*attributes, sql.Identifier("companyId")]),
+                assignments=sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in [*attributes, sql.Identifier("companyId")]
+                ),
+                current=sql.SQL(", ").join(
+                    sql.SQL('"Prospect".{}').format(name) for name in [*attributes, sql.Identifier("companyId")]
+                ),
+                excluded=sql.SQL(", ").join(
+                    sql.SQL("EXCLUDED.{}").format(name) for name in [*attributes, sql.Identifier("companyId")]
+                ),
+            )
+        ).rowcount
+        retired = conn.execute(_DELETE_STALE_COMPANIES).rowcount
+
+        conn.execute(
+            sql.SQL(_QUARANTINE_NEXT).format(
+                raw_attributes=sql.SQL(", ").join(
+                    sql.SQL("{key}, s.{column}").format(key=sql.Literal(name), column=sql.Identifier(name))
+                    for name in RAW_ATTRIBUTES
+                )
+            )
+        )
+        conn.execute(_SYNC_QUARANTINE)
+        quarantined = conn.execute("SELECT count(*) FROM quarantine_next").fetchone()[0]
+        conn.execute(_CLEAR_QUEUES)
+    return ProspectWriteResult(
+        recomputed=recomputed,
+        inserted_or_updated=written,
+        deleted=deleted,
+        companies_retired=retired,
+        resolved_by_name=int(resolution["resolved_domain"].is_not_null().sum()),
+        quarantined=quarantined,
+    )
+
+
+RAW_ATTRIBUTES: tuple[str, ...] = (
+    "salutation", "firstName", "lastName", "email", "phone", "mobilePhone", "jobTitle", "jobTitleLevel",
+    "department", "jobTitleLink", "company", "industry", "minEmployeeSize", "maxEmployeeSize",
+    "employeeSizeLink", "revenue", "address", "city", "state", "country", "zipCode",
+)

@@ -1,0 +1,187 @@
+"""The staging table ``restructure.source_record``: every ingested row, and what changed.
+
+Staging a source replaces that source's rows wholesale in one transaction: new and
+changed rows are upserted, rows gone from the source are removed, and the identities and
+domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
+prospect steps. Unchanged rows are left alone, so a rerun with the same input queues
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
+from restructure_pipeline.store.bulk import copy_frame, take_write_lock
+
+STAGING_COLUMNS: tuple[str, ...] = (
+    "source", "source_ref", "source_seq", "line", "customer_id", "externalSource", "externalId",
+    *ATTRIBUTE_COLUMNS, "createdAt", "updatedAt",
+    "email_normalized", "domain", "domain_kind", "company_domain", "company_name_clean",
+    "record_problem", "needs_name_resolution", "rejected_values", "content_hash",
+)
+
+_KEY = sql.SQL('"externalSource", "externalId"')
+
+_CREATE_INCOMING = "CREATE TEMP TABLE incoming (LIKE restructure.source_record INCLUDING DEFAULTS) ON COMMIT DROP"
+
+_DIFF = """
+CREATE TEMP TABLE changed_ref ON COMMIT DROP AS
+SELECT i.source_ref
+FROM incoming i
+LEFT JOIN restructure.source_record s ON s.source = i.source AND s.source_ref = i.source_ref
+WHERE s.source_ref IS NULL OR s.content_hash <> i.content_hash;
+
+CREATE TEMP TABLE removed_ref ON COMMIT DROP AS
+SELECT s.source_ref
+FROM restructure.source_record s
+WHERE s.source = {source}
+  AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = s.source_ref);
+"""
+
+# Old and new identities of every changed or removed row.
+_QUEUE_KEYS = """
+INSERT INTO restructure.pending_key ("externalSource", "externalId")
+SELECT DISTINCT k."externalSource", k."externalId" FROM (
+    SELECT i."externalSource", i."externalId" FROM incoming i JOIN changed_ref c USING (source_ref)
+    UNION ALL
+    SELECT s."externalSource", s."externalId"
+    FROM restructure.source_record s JOIN changed_ref c ON s.source = {source} AND s.source_ref = c.source_ref
+    UNION ALL
+    SELECT s."externalSource", s."externalId"
+    FROM restructure.source_record s JOIN removed_ref r ON s.source = {source} AND s.source_ref = r.source_ref
+) k
+WHERE k."externalSource" IS NOT NULL AND k."externalId" IS NOT NULL
+ON CONFLICT DO NOTHING
+"""
+
+# Every domain any row of a queued identity votes for, before and after the change.
+_QUEUE_DOMAINS_OF_PENDING_KEYS = """
+INSERT INTO restructure.pending_domain (domain)
+SELECT DISTINCT s.company_domain
+FROM restructure.source_record s
+JOIN restructure.pending_key k USING ("externalSource", "externalId")
+WHERE s.company_domain IS NOT NULL
+ON CONFLICT DO NOTHING
+"""
+
+_DELETE_REMOVED = """
+DELETE FROM restructure.source_record s USING removed_ref r
+WHERE s.source = {source} AND s.source_ref = r.source_ref
+"""
+
+_UPSERT_CHANGED = """
+INSERT INTO restructure.source_record ({columns})
+SELECT {columns} FROM incoming i JOIN changed_ref c USING (source_ref)
+ON CONFLICT (source, source_ref) DO UPDATE SET {assignments}, is_current = FALSE, ingested_at = EXCLUDED.ingested_at
+"""
+
+# The newest row of an identity is its current version: latest updatedAt, then the later
+# drop, then the later line. Rows without a complete identity stand alone.
+_RECOMPUTE_CURRENT = """
+UPDATE restructure.source_record s
+SET is_current = ranked.rank = 1
+FROM (
+    SELECT r.source, r.source_ref,
+           row_number() OVER (
+               PARTITION BY r."externalSource", r."externalId"
+               ORDER BY r."updatedAt" DESC, r.source_seq DESC, r.line DESC NULLS LAST, r.source_ref DESC
+           ) AS rank
+    FROM restructure.source_record r
+    JOIN restructure.pending_key k USING ("externalSource", "externalId")
+) ranked
+WHERE s.source = ranked.source AND s.source_ref = ranked.source_ref
+  AND s.is_current IS DISTINCT FROM (ranked.rank = 1)
+"""
+
+_CURRENT_WITHOUT_IDENTITY = """
+UPDATE restructure.source_record
+SET is_current = TRUE
+WHERE NOT is_current AND ("externalSource" IS NULL OR "externalId" IS NULL)
+"""
+
+_QUEUE_EVERYTHING = """
+INSERT INTO restructure.pending_key ("externalSource", "externalId")
+SELECT "externalSource", "externalId" FROM restructure.source_record
+WHERE "externalSource" IS NOT NULL AND "externalId" IS NOT NULL
+UNION
+SELECT "externalSource", "externalId" FROM "Prospect"
+ON CONFLICT DO NOTHING;
+
+INSERT INTO restructure.pending_domain (domain)
+SELECT company_domain FROM restructure.source_record WHERE company_domain IS NOT NULL
+UNION
+SELECT domain FROM "Company"
+ON CONFLICT DO NOTHING;
+"""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    source: str
+    rows: int
+    changed: int
+    removed: int
+
+
+def stage_source(
+    conn: psycopg.Connection,
+    source: str,
+    frames: Iterable[pl.DataFrame],
+    before_commit: Callable[[psycopg.Connection, int], None] | None = None,
+) -> StageResult:
+    """Make the staged rows of ``source`` equal ``frames`` (staging-shaped), atomically.
+
+    ``before_commit(conn, rows)`` runs last inside the same transaction (e.g. to record the
+    drop), so a source is either staged and recorded, or neither.
+    """
+    source_literal = sql.Literal(source)
+    with conn.transaction():
+        take_write_lock(conn)
+        conn.execute(_CREATE_INCOMING)
+        rows = 0
+        for frame in frames:
+            rows += copy_frame(conn, sql.Identifier("incoming"), frame.select(STAGING_COLUMNS))
+        conn.execute("ANALYZE incoming")
+        conn.execute(sql.SQL(_DIFF).format(source=source_literal))
+        changed = conn.execute("SELECT count(*) FROM changed_ref").fetchone()[0]
+        removed = conn.execute("SELECT count(*) FROM removed_ref").fetchone()[0]
+        if changed or removed:
+            conn.execute(sql.SQL(_QUEUE_KEYS).format(source=source_literal))
+            conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
+            conn.execute(sql.SQL(_DELETE_REMOVED).format(source=source_literal))
+            columns = sql.SQL(", ").join(sql.Identifier(name) for name in STAGING_COLUMNS)
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{name} = EXCLUDED.{name}").format(name=sql.Identifier(name))
+                for name in STAGING_COLUMNS
+                if name not in ("source", "source_ref")
+            )
+            conn.execute(sql.SQL(_UPSERT_CHANGED).format(columns=columns, assignments=assignments))
+            conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
+            conn.execute(_RECOMPUTE_CURRENT)
+            conn.execute(_CURRENT_WITHOUT_IDENTITY)
+        if before_commit is not None:
+            before_commit(conn, rows)
+    return StageResult(source=source, rows=rows, changed=changed, removed=removed)
+
+
+def queue_everything(conn: psycopg.Connection) -> None:
+    """Queue every identity and domain, so the next steps recompute all (a full refresh)."""
+    with conn.transaction():
+        take_write_lock(conn)
+        conn.execute(_QUEUE_EVERYTHING)
+        conn.execute(_RECOMPUTE_CURRENT)
+        conn.execute(_CURRENT_WITHOUT_IDENTITY)
+
+
+def staged_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows per source, for metadata."""
+    rows = conn.execute(
+        "SELECT source, count(*) FROM restructure.source_record GROUP BY source ORDER BY source"
+    ).fetchall()
+    return {source: count for source, count in rows}

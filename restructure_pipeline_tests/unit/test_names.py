@@ -1,0 +1,115 @@
+"""Company-name cleaning: legal suffixes stripped, case, accents and punctuation folded."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from restructure_pipeline.identity import names
+from restructure_pipeline.identity.names import clean_company_name, clean_company_name_column
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Acme Inc",
+        "Acme Inc.",
+        "Acme, Inc.",
+        "Acme LLC",
+        "Acme Ltd",
+        "Acme Ltd.",
+        "Acme GmbH",
+        "Acme S.A.",
+        "Acme AG",
+        "Acme plc",
+        "Acme Corp",
+        "Acme Corporation",
+        "Acme Co.",
+        "Acme Co., Ltd.",
+        "Acme Pty Ltd",
+        "Acme B.V.",
+        "Acme GmbH & Co. KG",
+        "Acme Inc. LLC",
+        "Acme-Inc",
+    ],
+)
+def test_legal_suffixes_are_stripped(name: str) -> None:
+    assert clean_company_name(name) == "acme"
+
+
+def test_case_and_punctuation_are_folded() -> None:
+    assert clean_company_name("Acme, Inc.") == clean_company_name("ACME Inc") == clean_company_name("acme") == "acme"
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [
+        ("Müller GmbH", "muller"),
+        ("Société Générale S.A.", "societe generale"),
+        ("Ørsted A/S", "orsted"),
+        ("Łódź Sp. z o.o.", "lodz"),
+        ("Straße AG", "strasse"),
+    ],
+)
+def test_accents_are_stripped(name: str, clean: str) -> None:
+    assert clean_company_name(name) == clean
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [
+        ("Johnson & Johnson", "johnson johnson"),
+        ("Rolls-Royce Holdings", "rolls royce holdings"),
+        ("  Big   Blue\tData  ", "big blue data"),
+        ("AT&T", "at t"),
+        ("ACME_CORP", "acme"),
+    ],
+)
+def test_punctuation_ampersand_and_hyphens_fold_to_single_spaces(name: str, clean: str) -> None:
+    assert clean_company_name(name) == clean
+
+
+def test_compatibility_forms_are_unified() -> None:
+    assert clean_company_name("ＡＣＭＥ Ｉｎｃ") == "acme"
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "...", "&", " - "])
+def test_nothing_left_is_none(name: str | None) -> None:
+    assert clean_company_name(name) is None
+
+
+@pytest.mark.parametrize(("name", "clean"), [("AG", "ag"), ("Inc.", "inc"), ("Co", "co")])
+def test_name_that_is_only_a_legal_form_is_kept(name: str, clean: str) -> None:
+    assert clean_company_name(name) == clean
+
+
+def test_column_cleans_each_distinct_name_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+    original = names.clean_company_name
+
+    def counting(name: str | None) -> str | None:
+        seen.append(name)
+        return original(name)
+
+    monkeypatch.setattr(names, "clean_company_name", counting)
+    frame = pl.DataFrame({"id": [1, 2, 3, 4], "company": ["Acme, Inc.", None, "ACME Inc", "Acme, Inc."]})
+    result = clean_company_name_column(frame)
+    assert sorted(seen, key=str) == ["ACME Inc", "Acme, Inc."]
+    assert result.columns == ["id", "company", "company_name_clean"]
+    assert result.get_column("company_name_clean").to_list() == ["acme", None, "acme", "acme"]
+
+
+def test_column_takes_custom_names() -> None:
+    frame = pl.DataFrame({"name": ["Müller GmbH"]})
+    assert clean_company_name_column(frame, "name", "name_clean").get_column("name_clean").to_list() == ["muller"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60) | st.builds(" ".join, st.lists(st.sampled_from(["Acme", "Inc.", "GmbH", "&", "Co.", "-", "Müller", "S.A.", "ＡＢ"]), max_size=6)))
+def test_clean_company_name_never_raises_and_is_idempotent(name: str) -> None:
+    clean = clean_company_name(name)
+    if clean is not None:
+        assert clean == clean.strip() and "  " not in clean
+        assert clean_company_name(clean) == clean
