@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from restructure_pipeline.assets.companies import companies
@@ -15,9 +17,15 @@ from restructure_pipeline.checks import prospects as prospect_checks
 from restructure_pipeline.checks import view as view_checks
 from restructure_pipeline.resources import default_resources
 
-defs = dg.Definitions(
-    assets=[customer_extract, companies, prospects, company_prospect_view],
-    asset_checks=dg.load_asset_checks_from_modules([extract_checks, company_checks, prospect_checks, view_checks]),
-    jobs=[full_refresh, ingest_drop],
-    resources=default_resources(),
-)
+
+def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Definitions:
+    """The code location; tests pass resources pointing at their own database."""
+    return dg.Definitions(
+        assets=[customer_extract, companies, prospects, company_prospect_view],
+        asset_checks=dg.load_asset_checks_from_modules([extract_checks, company_checks, prospect_checks, view_checks]),
+        jobs=[full_refresh, ingest_drop],
+        resources=dict(resources) if resources is not None else default_resources(),
+    )
+
+
+defs = build_definitions()

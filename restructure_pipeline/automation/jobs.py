@@ -8,14 +8,13 @@ from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.assets.prospects import prospects
 from restructure_pipeline.assets.view import company_prospect_view
-from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
 
 POSTGRES_ASSETS = dg.AssetSelection.assets(customer_extract, companies, prospects, company_prospect_view)
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
     selection=POSTGRES_ASSETS,
-    partitions_def=CUSTOMER_SOURCES,
     tags={REFRESH_TAG: FULL_REFRESH},
     description=(
         "Stage the legacy table and every drop (run it over all partitions), then recompute every company, "
@@ -26,6 +25,5 @@ full_refresh = dg.define_asset_job(
 ingest_drop = dg.define_asset_job(
     "ingest_drop",
     selection=POSTGRES_ASSETS,
-    partitions_def=CUSTOMER_SOURCES,
     description="Stage one drop (or a few, as a single-run backfill) and recompute only what it touched.",
 )

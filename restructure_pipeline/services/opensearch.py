@@ -29,6 +29,7 @@ Central download (or Maven itself as a fallback) and HTTP to 127.0.0.1.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -89,6 +90,17 @@ _START_MARKER = "---- starting"
 # Nodes started by this process, kept so that they are not reported as leaked children
 # (subprocess's ResourceWarning) and so that stop() can reap them.
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _leave_spawned_running() -> None:
+    """At exit, let the nodes started here outlive this process without a "still running" ResourceWarning."""
+    for pid, proc in list(_SPAWNED.items()):
+        if proc.poll() is None:
+            proc.returncode = 0  # deliberately detached: this process will never wait for it
+        _SPAWNED.pop(pid, None)
+
+
+atexit.register(_leave_spawned_running)
 
 
 class LocalOpenSearchError(RuntimeError):
@@ -192,7 +204,8 @@ def find_java(min_major: int = MIN_JAVA, max_major: int = MAX_JAVA) -> Path:
         java = Path(value).expanduser() / "bin" / "java"
         if not (java.is_file() and os.access(java, os.X_OK)):
             raise LocalOpenSearchError(
-                f"{variable}={value} has no executable bin/java; OpenSearch {OPENSEARCH_VERSION} needs {wanted}: {advice}."
+                f"{variable}={value} has no executable bin/java; "
+                f"OpenSearch {OPENSEARCH_VERSION} needs {wanted}: {advice}."
             )
         major = java_major_version(java)
         if min_major <= major <= max_major:
@@ -278,7 +291,7 @@ def _port_taken_error(port: int, what: str = "HTTP") -> LocalOpenSearchError:
 
 
 def cache_dir() -> Path:
-    """Where downloaded distributions are kept: ``$RESTRUCTURE_OPENSEARCH_CACHE`` or ``~/.cache/restructure-pipeline/opensearch``."""
+    """Where downloads are kept: ``$RESTRUCTURE_OPENSEARCH_CACHE`` or ``~/.cache/restructure-pipeline/opensearch``."""
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured).expanduser().resolve()
@@ -549,7 +562,8 @@ def _ensure_node_user() -> _RunAs:
         except KeyError:
             raise LocalOpenSearchError(
                 f"OpenSearch refuses to run as root, and creating the user {name!r} failed: "
-                f"{(proc.stderr or proc.stdout).strip()}. Create it by hand (useradd --system {name}) or set {USER_ENV}."
+                f"{(proc.stderr or proc.stdout).strip()}. "
+                f"Create it by hand (useradd --system {name}) or set {USER_ENV}."
             ) from None
         logger.info("created system user %s to run OpenSearch (it refuses to run as root)", name)
     if entry.pw_uid == 0:
@@ -757,7 +771,9 @@ class LocalOpenSearch:
             java = find_java()
             dist = self.ensure_distribution()
             run_as = _ensure_node_user() if os.geteuid() == 0 else None
-            transport_port = self.port + 100 if self.port + 100 < 65536 and _port_is_free(self.port + 100) else free_port()
+            transport_port = (
+                self.port + 100 if self.port + 100 < 65536 and _port_is_free(self.port + 100) else free_port()
+            )
             self._write_config(dist, java, transport_port)
             if run_as is not None:
                 _check_reachable(self.home, run_as)
@@ -770,7 +786,13 @@ class LocalOpenSearch:
         return self.url
 
     def _write_config(self, dist: Path, java: Path, transport_port: int) -> None:
-        for folder in (self.config_dir, self.config_dir / "jvm.options.d", self.data_dir, self.logs_dir, self.home / "tmp"):
+        for folder in (
+            self.config_dir,
+            self.config_dir / "jvm.options.d",
+            self.data_dir,
+            self.logs_dir,
+            self.home / "tmp",
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         settings = {
             "cluster.name": CLUSTER_NAME,
@@ -806,7 +828,9 @@ class LocalOpenSearch:
             if option.startswith("-XX:ErrorFile="):
                 line = line.replace("logs/", f"{self.logs_dir}/")
             if "-Xlog:" in option or "-Xloggc:" in option:
-                line = line.replace("file=logs/", f"file={self.logs_dir}/").replace("-Xloggc:logs/", f"-Xloggc:{self.logs_dir}/")
+                line = line.replace("file=logs/", f"file={self.logs_dir}/").replace(
+                    "-Xloggc:logs/", f"-Xloggc:{self.logs_dir}/"
+                )
                 line = line.replace("filecount=32,filesize=64m", "filecount=4,filesize=16m")
             out.append(line)
         (self.config_dir / "jvm.options").write_text("\n".join(out) + "\n", encoding="utf-8")
@@ -896,9 +920,12 @@ class LocalOpenSearch:
                 exit_info = f" (exit code {code})" if code is not None else ""
                 if "BindException" in tail or "Address already in use" in tail:
                     raise LocalOpenSearchError(
-                        f"OpenSearch exited{exit_info}: a port it needs is taken. {_port_taken_error(self.port)}\n{tail}"
+                        f"OpenSearch exited{exit_info}: a port it needs is taken. "
+                        f"{_port_taken_error(self.port)}\n{tail}"
                     )
-                raise LocalOpenSearchError(f"OpenSearch in {self.home} exited{exit_info} before it was healthy; log tail:\n{tail}")
+                raise LocalOpenSearchError(
+                    f"OpenSearch in {self.home} exited{exit_info} before it was healthy; log tail:\n{tail}"
+                )
             if time.monotonic() >= deadline:
                 tail = self.log_tail()
                 if started_here:
@@ -950,10 +977,8 @@ class LocalOpenSearch:
 
     def _terminate(self, proc: psutil.Process, timeout: float) -> None:
         pid = proc.pid
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
         try:
             if pid in _SPAWNED:
                 _SPAWNED[pid].wait(timeout=timeout)

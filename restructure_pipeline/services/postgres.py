@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psutil
@@ -45,6 +46,9 @@ import psycopg
 from psycopg import sql
 
 from restructure_pipeline.settings import state_dir
+
+if TYPE_CHECKING:
+    import pwd
 
 logger = logging.getLogger(__name__)
 
@@ -578,10 +582,10 @@ class EmbeddedPostgres:
             return
         new_log = self._log_since(log_offset)
         if "Address already in use" in new_log or "could not bind" in new_log:
-            raise EmbeddedPostgresError(self._port_taken_message() + "\n" + self._log_tail_block())
+            raise EmbeddedPostgresError(self._port_taken_message() + "\n" + self._log_tail_block(log_offset))
         raise EmbeddedPostgresError(
             f"pg_ctl could not start Postgres for {self.data_dir} on {LISTEN_ADDRESS}:{self.port} "
-            f"(exit {result.returncode}):\n{_tail(result.output)}\n{self._log_tail_block()}"
+            f"(exit {result.returncode}):\n{_tail(result.output)}\n{self._log_tail_block(log_offset)}"
         )
 
     def _wait_until_accepting(self, deadline: float, log_offset: int) -> None:
@@ -601,12 +605,12 @@ class EmbeddedPostgres:
                     ) from None
             if self._postmaster() is None:
                 raise EmbeddedPostgresError(
-                    f"The Postgres server for {self.data_dir} exited during startup.\n{self._log_tail_block()}"
+                    f"The Postgres server for {self.data_dir} exited during startup.\n{self._log_tail_block(log_offset)}"
                 )
             if time.monotonic() > deadline:
                 raise EmbeddedPostgresError(
                     f"Postgres for {self.data_dir} did not accept connections on {LISTEN_ADDRESS}:{self.port} within "
-                    f"{START_TIMEOUT_SECONDS} s (last error: {last_error}).\n{self._log_tail_block()}"
+                    f"{START_TIMEOUT_SECONDS} s (last error: {last_error}).\n{self._log_tail_block(log_offset)}"
                 )
             time.sleep(0.2)
 
@@ -618,11 +622,14 @@ class EmbeddedPostgres:
         except FileNotFoundError:
             return ""
 
-    def _log_tail_block(self) -> str:
+    def _log_tail_block(self, since: int = 0) -> str:
+        """The last lines the server logged (since byte ``since`` when that part is not empty)."""
         try:
-            text = self.log_file.read_bytes()[-256 * 1024 :].decode("utf-8", errors="replace")
+            size = self.log_file.stat().st_size
         except FileNotFoundError:
             return f"(no server log at {self.log_file})"
+        start = since if 0 < since < size else 0
+        text = self._log_since(max(start, size - 256 * 1024))
         return f"Last lines of {self.log_file}:\n{_tail(text)}"
 
     def _run(self, args: Sequence[str], account: _OsAccount | None, *, timeout: float) -> _Completed:
@@ -708,7 +715,7 @@ def _binaries_major_version(bin_dir: Path) -> str:
     return _BINARIES_MAJOR[bin_dir]
 
 
-def _ensure_system_user(name: str) -> "pwd.struct_passwd":  # type: ignore[name-defined]  # noqa: F821
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
     """The unprivileged account the server runs as when we are root; created with useradd if missing."""
     import pwd
 

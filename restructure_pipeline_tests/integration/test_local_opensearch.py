@@ -109,7 +109,10 @@ def test_start_index_search_stop_and_restart_from_another_process(node: LocalOpe
     stopped = node.status()
     assert stopped.running is False and stopped.pid is None and stopped.url is None and stopped.port is None
     assert not node.pid_file.exists()
-    assert not psutil.pid_exists(first_pid) or "org.opensearch.bootstrap.OpenSearch" not in psutil.Process(first_pid).cmdline()
+    assert (
+        not psutil.pid_exists(first_pid)
+        or "org.opensearch.bootstrap.OpenSearch" not in psutil.Process(first_pid).cmdline()
+    )
     node.stop()  # idempotent
 
     # Second start, from a process that exits straight away (as `services up` does): the node
@@ -134,10 +137,12 @@ def test_start_index_search_stop_and_restart_from_another_process(node: LocalOpe
 
     node.stop()
     assert node.status().running is False
-    assert not psutil.pid_exists(again.pid) or "org.opensearch.bootstrap.OpenSearch" not in psutil.Process(again.pid).cmdline()
+    assert (
+        not psutil.pid_exists(again.pid)
+        or "org.opensearch.bootstrap.OpenSearch" not in psutil.Process(again.pid).cmdline()
+    )
 
 
-@pytest.mark.integration
 def test_start_refuses_a_taken_port(node_home: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -150,7 +155,6 @@ def test_start_refuses_a_taken_port(node_home: Path) -> None:
     assert not local.pid_file.exists()
 
 
-@pytest.mark.integration
 def test_stale_pid_file_is_never_trusted(node_home: Path) -> None:
     local = LocalOpenSearch(node_home, port=free_port())
     node_home.mkdir(parents=True)
@@ -164,7 +168,9 @@ def test_stale_pid_file_is_never_trusted(node_home: Path) -> None:
 def test_stop_and_status_without_a_node(node_home: Path) -> None:
     local = LocalOpenSearch(node_home, port=free_port())
     local.stop()
-    assert local.status() == service.OpenSearchStatus(running=False, pid=None, port=None, home=node_home.resolve(), url=None)
+    assert local.status() == service.OpenSearchStatus(
+        running=False, pid=None, port=None, home=node_home.resolve(), url=None
+    )
 
 
 # --------------------------------------------------------------------------- the download cache

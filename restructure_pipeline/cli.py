@@ -1,0 +1,96 @@
+"""``restructure-pipeline``: local services, the end-to-end demo, and the Dagster UI on them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from restructure_pipeline.services.postgres import EmbeddedPostgres, EmbeddedPostgresError, redact_url
+
+
+def _services(args: argparse.Namespace) -> int:
+    postgres = EmbeddedPostgres.default()
+    if args.action == "up":
+        url = postgres.start()
+        print(f"Postgres is up on 127.0.0.1:{postgres.port} (data in {postgres.data_dir})")
+        print(f"export DATABASE_URL='{postgres.url('postgres') if args.show_secrets else redact_url(url)}'")
+        if not args.show_secrets:
+            print("(password hidden: `restructure-pipeline env` prints the full variables)")
+    elif args.action == "down":
+        postgres.stop()
+        print("Postgres is stopped (its data is kept).")
+    else:
+        status = postgres.status()
+        state = f"running, pid {status.pid}, port {status.port}" if status.running else "stopped"
+        print(f"Postgres: {state} (data in {status.data_dir})")
+    return 0
+
+
+def _env(_: argparse.Namespace) -> int:
+    from restructure_pipeline.local_setup import prepare_local_environment
+
+    environment = prepare_local_environment(EmbeddedPostgres.default())
+    for name, value in environment.variables().items():
+        print(f"export {name}='{value}'")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from restructure_pipeline.demo import run_demo
+
+    return run_demo(rows=args.rows, seed=args.seed)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from restructure_pipeline.local_setup import prepare_local_environment
+    from restructure_pipeline.settings import PROJECT_ROOT
+
+    environment = prepare_local_environment(EmbeddedPostgres.default())
+    environment.apply()
+    command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)]
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="restructure-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    services = commands.add_parser("services", help="start, stop or inspect the embedded Postgres")
+    services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument("--show-secrets", action="store_true", help="print DATABASE_URL with its password")
+    services.set_defaults(handler=_services)
+
+    env = commands.add_parser("env", help="print the environment variables of the embedded setup (with secrets)")
+    env.set_defaults(handler=_env)
+
+    demo = commands.add_parser("demo", help="generate a legacy Customer table and run the whole pipeline on it")
+    demo.add_argument("--rows", type=int, default=5000, help="legacy Customer rows to generate (default 5000)")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(handler=_demo)
+
+    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the embedded setup")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        code = args.handler(args)
+    except EmbeddedPostgresError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        print(f"Done in {time.perf_counter() - started:.1f} s")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

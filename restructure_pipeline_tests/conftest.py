@@ -1,0 +1,1 @@
+"""Shared test configuration: integration tests run on a real embedded Postgres."""

@@ -1,0 +1,108 @@
+"""Session fixtures: one real embedded Postgres per test session, a fresh database per test.
+
+No mocks: if the server cannot start, every integration test errors with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from restructure_pipeline.automation.launch import full_refresh_tags, register_sources
+from restructure_pipeline.definitions import build_definitions
+from restructure_pipeline.resources import PipelineSettings, PostgresResource
+from restructure_pipeline.services.postgres import EmbeddedPostgres, free_port
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-postgres") / "data", port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(embedded_postgres: EmbeddedPostgres) -> Iterator[str]:
+    name = f"test_{next(_database_numbers)}"
+    url = embedded_postgres.ensure_database(name)
+    yield url
+    embedded_postgres.drop_database(name)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+@dataclass
+class PipelineRunner:
+    """Runs the real jobs through Dagster against the test's database and drop folder."""
+
+    database_url: str
+    drop_dir: Path
+    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
+    extra_personal_domains: list[str] = field(default_factory=list)
+
+    @property
+    def definitions(self) -> dg.Definitions:
+        return build_definitions(
+            {
+                "postgres": PostgresResource(database_url=self.database_url),
+                "settings": PipelineSettings(
+                    drop_dir=str(self.drop_dir), chunk_rows=700, extra_personal_domains=self.extra_personal_domains
+                ),
+            }
+        )
+
+    def full_refresh(self, *, expect_success: bool = True) -> dg.ExecuteInProcessResult:
+        keys = register_sources(self.instance, self.drop_dir)
+        result = self.definitions.resolve_job_def("full_refresh").execute_in_process(
+            instance=self.instance, tags=full_refresh_tags(keys), raise_on_error=False
+        )
+        _assert_outcome(result, expect_success)
+        return result
+
+    def ingest_drop(self, partition_key: str, *, expect_success: bool = True) -> dg.ExecuteInProcessResult:
+        register_sources(self.instance, self.drop_dir)
+        result = self.definitions.resolve_job_def("ingest_drop").execute_in_process(
+            instance=self.instance, partition_key=partition_key, raise_on_error=False
+        )
+        _assert_outcome(result, expect_success)
+        return result
+
+
+def _assert_outcome(result: dg.ExecuteInProcessResult, expect_success: bool) -> None:
+    if expect_success and not result.success:
+        failures = [
+            event.event_specific_data.error.to_string()
+            for event in result.all_events
+            if event.event_type_value == "STEP_FAILURE"
+        ]
+        failed_checks = [
+            f"{event.event_specific_data.check_name}: {event.event_specific_data.metadata}"
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed
+        ]
+        pytest.fail("run failed:\n" + "\n".join(failures + failed_checks))
+
+
+@pytest.fixture
+def drop_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def pipeline(database_url: str, drop_dir: Path) -> PipelineRunner:
+    return PipelineRunner(database_url=database_url, drop_dir=drop_dir)

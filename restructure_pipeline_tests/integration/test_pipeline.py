@@ -1,0 +1,171 @@
+"""The whole Postgres graph, materialized through Dagster on a real embedded Postgres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from restructure_pipeline.sample_data import create_legacy_table, generate_customers, generate_drop, load_customers, write_drop_csv
+from restructure_pipeline_tests.integration.conftest import PipelineRunner
+from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
+
+
+def _scalar(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
+    return conn.execute(query, params).fetchone()[0]
+
+
+def _snapshot(conn: psycopg.Connection) -> tuple[list, list]:
+    companies = conn.execute('SELECT * FROM "Company" ORDER BY id').fetchall()
+    prospects = conn.execute('SELECT * FROM "Prospect" ORDER BY id').fetchall()
+    return companies, prospects
+
+
+def test_every_legacy_row_becomes_a_prospect_or_is_quarantined(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    legacy = generate_customers(3000, seed=7)
+    create_legacy_table(conn)
+    load_customers(conn, legacy)
+
+    pipeline.full_refresh()
+
+    prospects = _scalar(conn, 'SELECT count(*) FROM "Prospect"')
+    quarantined = _scalar(conn, "SELECT count(*) FROM restructure.customer_quarantine")
+    assert prospects + quarantined == 3000
+    assert prospects > 2000 and quarantined > 0
+    unaccounted = _scalar(
+        conn,
+        """
+        SELECT count(*) FROM "Customer" c
+        WHERE NOT EXISTS (SELECT 1 FROM "Prospect" p WHERE p.id = c.id)
+          AND NOT EXISTS (SELECT 1 FROM restructure.customer_quarantine q
+                          WHERE q.source = 'legacy' AND q.source_ref = c.id)
+        """,
+    )
+    assert unaccounted == 0
+    both = _scalar(
+        conn,
+        """
+        SELECT count(*) FROM "Prospect" p JOIN restructure.customer_quarantine q
+          ON q.source = 'legacy' AND q.source_ref = p.id
+        """,
+    )
+    assert both == 0
+    reasons = {reason for (reason,) in conn.execute("SELECT DISTINCT reason FROM restructure.customer_quarantine")}
+    assert {"invalid_email", "disposable_domain", "invalid_domain"} <= reasons
+
+
+def test_migrated_prospect_keeps_customer_id_and_timestamps(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    row = customer("cmigrated0000000000000001", "Ann@Mail.Acme.co.uk", "Acme Ltd", minutes=5)
+    load_legacy(conn, [row])
+
+    pipeline.full_refresh()
+
+    prospect = conn.execute(
+        'SELECT id, email, "createdAt", "updatedAt", "companyId" FROM "Prospect"'
+    ).fetchone()
+    assert prospect[:4] == (row["id"], "Ann@mail.acme.co.uk", row["createdAt"], row["updatedAt"])
+    domain = _scalar(conn, 'SELECT domain FROM "Company" WHERE id = %s', (prospect[4],))
+    assert domain == "acme.co.uk"
+
+
+def test_rerun_with_same_input_changes_nothing(conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path) -> None:
+    legacy = generate_customers(1500, seed=11)
+    create_legacy_table(conn)
+    load_customers(conn, legacy)
+    write_drop_csv(drop_dir / "first.csv", generate_drop(100, seed=12, existing=legacy))
+
+    pipeline.full_refresh()
+    before = _snapshot(conn)
+    pipeline.full_refresh()
+    assert _snapshot(conn) == before
+    pipeline.ingest_drop("first.csv")
+    assert _snapshot(conn) == before
+    assert len(before[0]) > 50 and len(before[1]) > 1000
+
+
+def test_legacy_table_and_drop_together(conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path) -> None:
+    load_legacy(
+        conn,
+        [
+            customer("c1", "ann@acme.com", "Acme Inc", jobTitle="Engineer", minutes=1),
+            customer("c2", "bob@acme.com", "Acme Inc", jobTitle="Manager", minutes=2),
+        ],
+    )
+    pipeline.full_refresh()
+    acme_id = _scalar(conn, 'SELECT id FROM "Company" WHERE domain = %s', ("acme.com",))
+    ann_updated = _scalar(conn, 'SELECT "updatedAt" FROM "Prospect" WHERE id = %s', ("c1",))
+
+    write_csv(
+        drop_dir / "2026-11-26_contacts.csv",
+        ["External Source", "external_id", "First Name", "EMAIL", "Company", "Job Title", "Favourite Colour"],
+        [
+            ["crm", "ext-c1", "Ann", "ann@acme.com", "Acme Inc", "CTO", "blue"],  # update of a legacy row
+            ["crm", "new-1", "Cid", "cid@eu.sales.globex.com", "Globex", "Buyer", "red"],  # new person, new company
+            ["crm", "new-2", "Dee", "dee@acme.com", "Acme Inc", "Analyst", ""],  # new person, known company
+        ],
+    )
+    result = pipeline.ingest_drop("2026-11-26_contacts.csv")
+
+    rows = dict(conn.execute('SELECT "externalId", "jobTitle" FROM "Prospect"').fetchall())
+    assert rows == {"ext-c1": "CTO", "ext-c2": "Manager", "new-1": "Buyer", "new-2": "Analyst"}
+    assert _scalar(conn, 'SELECT id FROM "Prospect" WHERE "externalId" = %s', ("ext-c1",)) == "c1"
+    assert _scalar(conn, 'SELECT "updatedAt" FROM "Prospect" WHERE id = %s', ("c1",)) > ann_updated
+    assert _scalar(conn, 'SELECT id FROM "Company" WHERE domain = %s', ("acme.com",)) == acme_id
+    assert _scalar(conn, 'SELECT count(*) FROM "Company" WHERE domain = %s', ("globex.com",)) == 1
+    extract = result.asset_materializations_for_node("customer_extract")[0]
+    assert extract.metadata["unknown_columns"].value == {"2026-11-26_contacts.csv": ["Favourite Colour"]}
+
+
+def test_drop_resolves_a_formerly_quarantined_row(conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path) -> None:
+    load_legacy(conn, [customer("c1", "zed@gmail.com", "Zeta Corp.", minutes=1)])
+    pipeline.full_refresh()
+    assert conn.execute("SELECT reason FROM restructure.customer_quarantine").fetchall() == [
+        ("personal_domain_unresolved",)
+    ]
+
+    write_csv(drop_dir / "zeta.csv", ["externalId", "email", "company"], [["z-1", "ops@zeta.io", "ZETA Corporation"]])
+    pipeline.ingest_drop("zeta.csv")
+
+    assert _scalar(conn, "SELECT count(*) FROM restructure.customer_quarantine") == 0
+    company = _scalar(
+        conn, 'SELECT c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" WHERE p.id = %s', ("c1",)
+    )
+    assert company == "zeta.io"
+    assert _scalar(conn, 'SELECT "externalSource" FROM "Prospect" WHERE "externalId" = %s', ("z-1",)) == "csv_drop"
+
+
+def test_prospect_moves_when_a_drop_changes_its_domain_and_empty_company_is_retired(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@old-co.com", "Old Co"), customer("c2", "bob@new-co.com", "New Co")])
+    pipeline.full_refresh()
+    write_csv(drop_dir / "move.csv", ["externalSource", "externalId", "email"], [["crm", "ext-c1", "ann@new-co.com"]])
+    pipeline.ingest_drop("move.csv")
+
+    domains = [domain for (domain,) in conn.execute('SELECT domain FROM "Company" ORDER BY domain')]
+    assert domains == ["new-co.com"]
+    assert _scalar(conn, 'SELECT count(*) FROM "Prospect"') == 2
+
+
+def test_unparseable_drop_fails_naming_file_and_line_and_writes_nothing(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    before = _snapshot(conn)
+    staged = _scalar(conn, "SELECT count(*) FROM restructure.source_record")
+    path = drop_dir / "broken.csv"
+    path.write_text("externalId,email\nb-1,bee@acme.com\nb-2,too,many,fields\n", encoding="utf-8")
+
+    result = pipeline.ingest_drop("broken.csv", expect_success=False)
+
+    assert not result.success
+    errors = [
+        event.event_specific_data.error.to_string()
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
+    assert any("broken.csv, line 3" in error for error in errors)
+    assert _snapshot(conn) == before
+    assert _scalar(conn, "SELECT count(*) FROM restructure.source_record") == staged
+    assert _scalar(conn, "SELECT count(*) FROM restructure.drop_file") == 0
