@@ -174,13 +174,15 @@ _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 # The company world is the same for every seed, so drops and legacy rows agree on it.
 _WORLD_KEY = 0x5EED_C0_4D_A1_E5
-_ID_MULTIPLIER = 0x2F_5A_3B  # odd and < 2**22: i * K stays below 2**64 for i < 2**42
+# Row index -> 41-bit id part: i * K mod 2**41, an xorshift, and * K2 mod 2**41 are all
+# bijections, so ids are unique; K, K2 odd and < 2**23 keep every product below 2**64.
+_ID_K1, _ID_K2 = 0x5BD1E9, 0x2F5A3B
 _ID_INDEX_BITS = 41  # 2**41 < 36**8: the scrambled index fits 8 base36 chars
 _DROP_INDEX_BASE = 1 << 40  # drops' new people live far beyond any legacy stream
 
 
 def _splitmix64(x: int) -> int:
-    """Reference implementation in Python; ``_mix`` is the same function over a column."""
+    """Reference implementation in Python; ``_mix_columns`` is the same function over columns."""
     z = (x + _GOLDEN) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
@@ -191,17 +193,32 @@ def _u64(value: int) -> pl.Expr:
     return pl.lit(value & _MASK64, dtype=pl.UInt64)
 
 
-def _mix(x: pl.Expr) -> pl.Expr:
-    # polars has no shift operator: floor division by a power of two is the logical shift.
-    z = x + _u64(_GOLDEN)
-    z = (z ^ (z // _u64(1 << 30))) * _u64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z // _u64(1 << 27))) * _u64(0x94D049BB133111EB)
-    return z ^ (z // _u64(1 << 31))
+def _mix_columns(frame: pl.LazyFrame, inputs: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """Add ``name = splitmix64(expr)`` for each input, UInt64 arithmetic wrapping.
+
+    Staged column by column: written as one nested expression, every ``z ^ (z >> s)``
+    would duplicate its subtree and the cost would grow eightfold per nesting level.
+    polars has no shift operator, so floor division by a power of two is the shift.
+    """
+    names = list(inputs)
+    frame = frame.with_columns((e + _u64(_GOLDEN)).alias(n) for n, e in inputs.items())
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+        steps = []
+        for n in names:
+            z = pl.col(n) ^ (pl.col(n) // _u64(1 << shift))
+            steps.append((z * _u64(multiplier) if multiplier else z).alias(n))
+        frame = frame.with_columns(steps)
+    return frame
 
 
-def _stream(base: pl.Expr, k: int) -> pl.Expr:
-    """The k-th independent 64-bit stream of a pre-mixed key (splitmix's gamma stepping)."""
-    return _mix(base + _u64((k + 1) * _GOLDEN))
+def _with_streams(frame: pl.LazyFrame, key: pl.Expr, prefix: str, count: int) -> pl.LazyFrame:
+    """``prefix0..`` = independent 64-bit streams of ``key`` (splitmix's gamma stepping)."""
+    base = f"{prefix}_key"
+    frame = _mix_columns(frame, {base: key})
+    frame = _mix_columns(
+        frame, {f"{prefix}{k}": pl.col(base) + _u64((k + 1) * _GOLDEN) for k in range(count)}
+    )
+    return frame.drop(base)
 
 
 def _bits(h: str | pl.Expr, shift: int, modulo: int) -> pl.Expr:
@@ -242,17 +259,19 @@ _B36_2 = _series([a + b for a in _B36 for b in _B36])
 _B36_3 = _series([a + b + c for a in _B36 for b in _B36 for c in _B36])
 
 
-def _base36_8(v: pl.Expr) -> pl.Expr:
-    """Eight lowercase base36 chars, zero padded, for ``0 <= v < 36**8``."""
-    return pl.concat_str(
+def _base36_8(column: str) -> list[pl.Expr]:
+    """Eight lowercase base36 chars (as three pieces to concatenate) for ``0 <= v < 36**8``."""
+    v = pl.col(column)
+    return [
         _pick(_B36_2, (v // _u64(36**6)) % _u64(36**2)),
         _pick(_B36_3, (v // _u64(36**3)) % _u64(36**3)),
         _pick(_B36_3, v % _u64(36**3)),
-    )
+    ]
 
 
-def _digits(v: pl.Expr, width: int) -> pl.Expr:
-    return (v % _u64(10**width)).cast(pl.String).str.zfill(width)
+_DIGITS_2 = _series([f"{n:02d}" for n in range(100)])
+_DIGITS_3 = _series([f"{n:03d}" for n in range(1000)])
+_DIGITS_4 = _series([f"{n:04d}" for n in range(10_000)])
 
 
 def _when_chain(selector: pl.Expr, branches: Sequence[pl.Expr], default: pl.Expr) -> pl.Expr:
@@ -263,14 +282,17 @@ def _when_chain(selector: pl.Expr, branches: Sequence[pl.Expr], default: pl.Expr
     return expr.otherwise(default)
 
 
+_NULL = pl.lit(None, pl.String)
+
+
 # --------------------------------------------------------------------------------------
 # Value lists
 # --------------------------------------------------------------------------------------
 
 
 def _ascii_slug(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ø", "o"))
-    return "".join(ch for ch in folded.lower() if "a" <= ch <= "z")
+    folded = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss").replace("ø", "o"))
+    return "".join(ch for ch in folded if "a" <= ch <= "z")
 
 
 _ROOTS = (
@@ -392,15 +414,15 @@ _STREETS = _series(
 )  # fmt: skip
 
 # Companies with international domains (and one that is Japanese all the way through).
-# index in the universe -> (canonical name, Unicode domain, HQ country)
-_IDN_COMPANIES: dict[int, tuple[str, str, str]] = {
-    5: ("Bücher Online", "bücher.de", "Germany"),
-    11: ("München Handel", "münchen-gmbh.de", "Germany"),
-    23: ("Café Lumière", "café-lumière.fr", "France"),
-    47: ("Ørsted Vind", "ørstedvind.dk", "Denmark"),
-    95: ("日本テック", "日本テック.jp", "Japan"),
+# index in the universe -> (canonical name, Unicode domain, HQ country, ASCII slug for links)
+_IDN_COMPANIES: dict[int, tuple[str, str, str, str]] = {
+    5: ("Bücher Online", "bücher.de", "Germany", "buecher"),
+    11: ("München Handel", "münchen-gmbh.de", "Germany", "muenchen-gmbh"),
+    23: ("Café Lumière", "café-lumière.fr", "France", "cafe-lumiere"),
+    47: ("Ørsted Vind", "ørstedvind.dk", "Denmark", "orstedvind"),
+    95: ("日本テック", "日本テック.jp", "Japan", "nihon-tech"),
 }
-_IDN_ASCII = {j: dom.encode("idna").decode("ascii") for j, (_, dom, _) in _IDN_COMPANIES.items()}
+_IDN_ASCII = {j: v[1].encode("idna").decode("ascii") for j, v in _IDN_COMPANIES.items()}
 # Companies that also mail from a second registrable domain, so their name is ambiguous.
 _SISTER_COMPANIES: tuple[int, ...] = (2,)
 _SISTER_ROW_PERCENT = 15
@@ -445,7 +467,16 @@ _DISPOSABLE_DOMAINS = _series(
         "trashmail.com", "sharklasers.com", "temp-mail.org",
     ]
 )  # fmt: skip
-_SUBDOMAINS = _series(["mail", "eu.sales", "us", "corp", "email", "de.mail", "m", "uk.info"])
+_SUBDOMAINS = _series(["mail.", "eu.sales.", "us.", "corp.", "email.", "de.mail.", "m.", "uk.info."])
+_SUBDOMAINS_UPPER = _series([s.upper() for s in _SUBDOMAINS])
+# "messy" corporate emails: lead + local@host + tail, the host upper-cased for some variants
+_MESSY_LEAD = _series(["  Mailto:<", "<", "MAILTO:", " ", "  "])
+_MESSY_TAIL = _series(["> ", ">", None, "\t", "  "])
+_MESSY_UPPER = (0, 3, 4)
+# broken emails: what stands between local part and domain, by variant (see _customers_lazy)
+_BROKEN_AT = _series([None, "@@", "@", "@", "@", "@", "@", " @", "..@", None])
+_PRIVATE_IPS = _series([f"192.168.1.{n}" for n in range(1, 251)])
+_MISSING_FORMS = _series([None, None, "", "   "])
 _NONSENSE_EMAILS = _series(["n/a", "unknown", "-", "none", "null"])
 
 _MALE_FIRST = (
@@ -471,10 +502,14 @@ _LAST = (
     "Kowalski", "Novák", "Ivanov", "Silva", "Santos", "Costa", "Murphy", "Kelly", "Byrne",
     "MacDonald", "Fitzgerald", "St. John", "Østergaard",
 )  # fmt: skip
-_MALE_FIRST_S, _FEMALE_FIRST_S, _LAST_S = _series(_MALE_FIRST), _series(_FEMALE_FIRST), _series(_LAST)
-_MALE_SLUG = _series([_ascii_slug(n) for n in _MALE_FIRST])
-_FEMALE_SLUG = _series([_ascii_slug(n) for n in _FEMALE_FIRST])
+assert len(_MALE_FIRST) == len(_FEMALE_FIRST)  # person index = gender * 32 + name
+_FIRST_NAMES = _series(_MALE_FIRST + _FEMALE_FIRST)
+_FIRST_SLUG = _series([_ascii_slug(n) for n in _MALE_FIRST + _FEMALE_FIRST])
+_FIRST_INITIAL = _series([_ascii_slug(n)[0] for n in _MALE_FIRST + _FEMALE_FIRST])
+_LAST_S = _series(_LAST)
 _LAST_SLUG = _series([_ascii_slug(n) for n in _LAST])
+# email local part by pattern: first.last x4, flast, first_last, firstlast, first, last.first, first.lastNN
+_LOCAL_SEPARATORS = _series([".", ".", ".", ".", None, "_", None, None, ".", "."])
 
 _LEVELS = ("C-Level", "VP", "Director", "Manager", "Individual Contributor")
 _LEVEL_BY_PERCENT = _weighted([(0, 4), (1, 7), (2, 14), (3, 27), (4, 48)], pl.UInt64())
@@ -497,6 +532,15 @@ _DEPARTMENTS: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
 _DEPARTMENTS_S = _series([d for d, _, _ in _DEPARTMENTS])
 _CLEVEL_TITLES = _series([c for _, c, _ in _DEPARTMENTS])
 _IC_TITLES = _series([t for _, _, titles in _DEPARTMENTS for t in titles])
+# Title = pre + (C-level title | department | IC title) + post, by level * 3 + style.
+_TITLE_PRE = _series(
+    [None, None, None, "VP of ", "Vice President, ", "SVP ", "Director of ", None, "Senior Director, ",
+     None, "Senior ", "Manager, ", None, None, None]
+)  # fmt: skip
+_TITLE_POST = _series(
+    [None, None, None, None, None, None, None, " Director", None, " Manager", " Manager", None,
+     None, None, None]
+)  # fmt: skip
 # Titles a drop update moves people to.
 _UPDATE_TITLES = _series(
     [
@@ -508,6 +552,24 @@ _UPDATE_TITLES = _series(
 _SOURCES = ("hubspot", "salesforce", "csv_import")
 _SOURCES_S = _series(_SOURCES)
 _SOURCE_BY_PERCENT = _weighted([(0, 45), (1, 40), (2, 15)], pl.UInt64())
+# externalId: "hs-<index>", "003<index zero-padded to 15>", "csv-<index>"
+_SOURCE_ID_PREFIX = _series(["hs-", "003", "csv-"])
+_ZEROS = _series(["0" * n for n in range(16)])
+
+_NUMBERS = _series([str(n) for n in range(1000)])
+_DIGITS_1 = _series([str(n) for n in range(10)])
+_SUITES = _series([f", Suite {n}" for n in range(100, 500, 10)])
+# phone = lead + calling code (not for format 1) + sep0 + area + sep1 + 3 digits + sep2 + 4 digits
+_PHONE_LEAD = _series(["+", "(", "+", "+"])
+_PHONE_SEP0 = _series([" ", None, None, " "])
+_PHONE_SEP1 = _series([" ", ") ", None, "-"])
+_PHONE_SEP2 = _series([" ", "-", None, "-"])
+_EXTENSIONS = _series([f" ext. {n}" for n in range(100, 1000)])
+# Columns that are sometimes "" or whitespace-only.
+_BLANKABLE = (
+    "firstName", "lastName", "jobTitle", "department", "phone", "city", "state", "zipCode",
+    "industry", "address",
+)  # fmt: skip
 
 # Row kinds before refinement, with their share in basis points (of 10,000).
 _KIND_THRESHOLDS: tuple[tuple[str, int], ...] = (
@@ -552,7 +614,7 @@ def company_name(index: int) -> str:
     """Canonical name of company ``index`` of the universe (plain Python, for tests and docs)."""
     if index in _IDN_COMPANIES:
         return _IDN_COMPANIES[index][0]
-    root, tail, q = index % _R, (index // _R) % _T, index // (_R * _T)
+    root, tail, q = index % _R, (index // _R + index % _R) % _T, index // (_R * _T)
     name = f"{_ROOTS[root]} {_TAILS[tail]}"
     if q:
         name += f" {_QUALIFIERS[(q - 1) % _Q]}"
@@ -563,95 +625,119 @@ def company_name(index: int) -> str:
 
 def company_domain(index: int) -> str:
     """Registrable domain (IDNA ASCII) of company ``index``, as the pipeline should store it."""
-    frame = pl.DataFrame({"j": [index]}, schema={"j": pl.UInt64}).lazy()
+    frame = pl.LazyFrame({"j": [index]}, schema={"j": pl.UInt64})
     return _with_company(frame).select("domain_ascii").collect().item()
 
 
-def _with_company(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Add the attributes of company ``j`` (a pure function of ``j``, independent of seed)."""
+def _special(values: dict[int, object], default: pl.Expr) -> pl.Expr:
+    """Override ``default`` for the hand-made companies of the universe."""
     j = pl.col("j")
-    key = _mix(j ^ _u64(_WORLD_KEY))
-    frame = frame.with_columns(*(_stream(key, k).alias(f"c{k}") for k in range(4)))
+    expr = None
+    for index, value in values.items():
+        cond = j == _u64(index)
+        expr = (pl.when(cond) if expr is None else expr.when(cond)).then(pl.lit(value))
+    return default if expr is None else expr.otherwise(default)
 
+
+def _with_company(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the attributes of company ``j``: a pure function of ``j``, the same for every seed.
+
+    Bit layout of the company streams (shift: field): c0 0 tld, 8 size jitter, 16 industry,
+    24 alternative industry, 32 alternative size, 40 revenue per employee, 49 alternative
+    revenue, 56 size link; c1 0 country, 8 HQ city, 28.. street; c2 the alternative HQ.
+    """
+    j = pl.col("j")
+    frame = _with_streams(frame, j ^ _u64(_WORLD_KEY), "c", 3)
     q = j // _u64(_R * _T)
-    qualifier = _pick(_series(_QUALIFIERS), (q - _u64(1)) % _u64(_Q))
-    number = (q - _u64(1)) // _u64(_Q) + _u64(1)
-    has_q, has_number = q > _u64(0), q > _u64(_Q)
-    root_i, tail_i = j % _u64(_R), (j // _u64(_R)) % _u64(_T)
-    regular_name = pl.concat_str(
-        _pick(_series(_ROOTS), root_i),
-        pl.lit(" "),
-        _pick(_series(_TAILS), tail_i),
-        pl.when(has_q).then(pl.lit(" ") + qualifier).otherwise(pl.lit("")),
-        pl.when(has_number).then(pl.lit(" ") + number.cast(pl.String)).otherwise(pl.lit("")),
-    )
-    slug = pl.concat_str(
-        _pick(_series([r.lower() for r in _ROOTS]), root_i),
-        _pick(_series([t.lower() for t in _TAILS]), tail_i),
-        pl.when(has_q).then(pl.lit("-") + qualifier.str.to_lowercase()).otherwise(pl.lit("")),
-        pl.when(has_number).then(number.cast(pl.String)).otherwise(pl.lit("")),
-    )
-    tld_i = pl.when(j == _u64(0)).then(pl.lit(_COM, pl.UInt32)).otherwise(
-        _pick(_TLD_BY_PERCENT, _bits("c0", 0, 100))
-    )
-    tld = _pick(_TLDS, tld_i)
-    regular_domain = pl.concat_str(slug, pl.lit("."), tld)
-    sister_tld = pl.when(tld_i == _CO_UK).then(pl.lit("com")).otherwise(pl.lit("co.uk"))
-
-    def special(values: dict[int, object], default: pl.Expr) -> pl.Expr:
-        expr: pl.Expr | None = None
-        for index, value in values.items():
-            expr = (pl.when(j == _u64(index)) if expr is None else expr.when(j == _u64(index))).then(
-                pl.lit(value)
-            )
-        return expr.otherwise(default) if expr is not None else default
-
-    tld_country = _pick(_TLD_COUNTRY, tld_i)
-    country_i = special(
-        {i: _COUNTRY_INDEX[c] for i, (_, _, c) in _IDN_COMPANIES.items()},
-        pl.when(tld_country >= 0)
-        .then(tld_country)
-        .otherwise(_pick(_GENERIC_COUNTRY_BY_PERCENT, _bits("c1", 0, 100)).cast(pl.Int64)),
-    ).cast(pl.UInt64)
-    loc_start, loc_count = _pick(_COUNTRY_START, country_i), _pick(_COUNTRY_COUNT, country_i)
-    alt_country_i = _pick(_GENERIC_COUNTRY_BY_PERCENT, _bits("c3", 24, 100))
-
-    # Bigger near the head of the Zipf ranking: rank 0-2 are 10001+, the long tail is 1-10.
+    n_ind = _INDUSTRIES.len()
+    # Bigger near the head of the Zipf ranking: ranks 0-2 are 10001+, the long tail is 1-10.
     rank_bucket = 6 - ((j + _u64(1)).cast(pl.Float64).log(2) / 3.3).floor().cast(pl.Int64)
     bucket = (
         pl.when(j < _u64(3))
         .then(pl.lit(7, pl.Int64))
         .otherwise((rank_bucket + _bits("c0", 8, 3).cast(pl.Int64) - 1).clip(0, 6))
     )
-    alt_bucket = pl.when(_bits("c3", 8, 2) == 0).then(bucket + 1).otherwise(bucket - 1)
-    alt_bucket = pl.when(alt_bucket < 0).then(pl.lit(1, pl.Int64)).otherwise(alt_bucket.clip(0, 7))
-    per_employee = (_bits("c2", 0, 400) + _u64(50)).cast(pl.Int64) * 1000
-
+    frame = frame.with_columns(
+        _root=j % _u64(_R),
+        # rotated by the root so the head is not all "... Systems"; still a bijection of j
+        _tail=(j // _u64(_R) + j % _u64(_R)) % _u64(_T),
+        _qual=pl.when(q > _u64(0)).then((q - _u64(1)) % _u64(_Q)),
+        _num=pl.when(q > _u64(_Q)).then(((q - _u64(1)) // _u64(_Q) + _u64(1)).cast(pl.String)),
+        tld_i=pl.when(j == _u64(0))
+        .then(pl.lit(_COM, pl.UInt32))
+        .otherwise(_pick(_TLD_BY_PERCENT, _bits("c0", 0, 100))),
+        industry_i=_bits("c0", 16, n_ind),
+        industry_alt_i=(_bits("c0", 16, n_ind) + _u64(1) + _bits("c0", 24, n_ind - 1)) % _u64(n_ind),
+        bucket=bucket,
+        revenue_base=(_bits("c0", 40, 400) + _u64(50)).cast(pl.Int64) * 1000,
+        revenue_alt_pct=(_bits("c0", 49, 100) + _u64(50)).cast(pl.Int64),
+        has_size_link=_bits("c0", 56, 100) < _u64(60),
+        _alt_country=_pick(_GENERIC_COUNTRY_BY_PERCENT, _bits("c2", 0, 100)),
+    )
+    alt_bucket = pl.when(_bits("c0", 32, 2) == 0).then(pl.col("bucket") + 1).otherwise(pl.col("bucket") - 1)
+    num_piece = pl.col("_num")
+    num_sep = pl.when(num_piece.is_not_null()).then(pl.lit(" "))
+    regular_name = pl.concat_str(
+        [
+            _pick(_series(_ROOTS), pl.col("_root")),
+            pl.lit(" "),
+            _pick(_series(_TAILS), pl.col("_tail")),
+            _pick(_series([" " + q for q in _QUALIFIERS]), pl.col("_qual")),
+            num_sep,
+            num_piece,
+        ],
+        ignore_nulls=True,
+    )
+    slug = pl.concat_str(
+        [
+            _pick(_series([r.lower() for r in _ROOTS]), pl.col("_root")),
+            _pick(_series([t.lower() for t in _TAILS]), pl.col("_tail")),
+            _pick(_series(["-" + q.lower() for q in _QUALIFIERS]), pl.col("_qual")),
+            num_piece,
+        ],
+        ignore_nulls=True,
+    )
+    tld_i = pl.col("tld_i")
+    tld_country = _pick(_TLD_COUNTRY, tld_i)
+    country_i = _special(
+        {i: _COUNTRY_INDEX[v[2]] for i, v in _IDN_COMPANIES.items()},
+        pl.when(tld_country >= 0)
+        .then(tld_country)
+        .otherwise(_pick(_GENERIC_COUNTRY_BY_PERCENT, _bits("c1", 0, 100)).cast(pl.Int64)),
+    ).cast(pl.UInt64)
+    frame = frame.with_columns(
+        company_name=_special({i: v[0] for i, v in _IDN_COMPANIES.items()}, regular_name),
+        slug=_special({i: v[3] for i, v in _IDN_COMPANIES.items()}, slug),
+        _country=country_i,
+        bucket_alt=pl.when(alt_bucket < 0).then(pl.lit(1, pl.Int64)).otherwise(alt_bucket.clip(0, 7)),
+        alt_loc=_pick(_COUNTRY_START, pl.col("_alt_country"))
+        + _bits("c2", 8, 1 << 16) % _pick(_COUNTRY_COUNT, pl.col("_alt_country")),
+    )
+    regular_domain = pl.concat_str(pl.col("slug"), pl.lit("."), _pick(_TLDS, tld_i))
+    country = pl.col("_country")
     return frame.with_columns(
-        company_name=special({i: v[0] for i, v in _IDN_COMPANIES.items()}, regular_name),
-        slug=slug,
-        domain_unicode=special({i: v[1] for i, v in _IDN_COMPANIES.items()}, regular_domain),
-        domain_ascii=special(_IDN_ASCII, regular_domain),
-        sister_domain=pl.concat_str(slug, pl.lit("."), sister_tld),
-        industry_i=_bits("c0", 16, _INDUSTRIES.len()),
-        industry_alt_i=(
-            _bits("c0", 16, _INDUSTRIES.len()) + _u64(1) + _bits("c3", 0, _INDUSTRIES.len() - 1)
-        )
-        % _u64(_INDUSTRIES.len()),
-        bucket=bucket.cast(pl.UInt32),
-        bucket_alt=alt_bucket.cast(pl.UInt32),
-        revenue_base=per_employee,
-        revenue_alt_pct=(_bits("c3", 40, 100) + _u64(50)).cast(pl.Int64),
-        hq_loc=loc_start + _bits("c1", 8, 1 << 20) % loc_count,
-        alt_loc=_pick(_COUNTRY_START, alt_country_i)
-        + _bits("c3", 32, 1 << 16) % _pick(_COUNTRY_COUNT, alt_country_i),
-        has_size_link=_bits("c2", 16, 100) < _u64(60),
-    ).drop("c0", "c1", "c3")
+        domain_unicode=_special({i: v[1] for i, v in _IDN_COMPANIES.items()}, regular_domain),
+        domain_ascii=_special(_IDN_ASCII, regular_domain),
+        sister_domain=pl.concat_str(
+            pl.col("slug"),
+            pl.when(tld_i == _CO_UK).then(pl.lit(".com")).otherwise(pl.lit(".co.uk")),
+        ),
+        hq_loc=_pick(_COUNTRY_START, country) + _bits("c1", 8, 1 << 20) % _pick(_COUNTRY_COUNT, country),
+    ).drop("_root", "_tail", "_qual", "_num", "_alt_country", "_country")
 
 
 # --------------------------------------------------------------------------------------
 # Customers
 # --------------------------------------------------------------------------------------
+
+_CORPORATE_KINDS = (_CASE["corporate"], _CASE["corporate_subdomain"], _CASE["corporate_messy_email"])
+_PERSONAL_KINDS = (
+    _CASE["personal_named_company"],
+    _CASE["personal_unknown_company"],
+    _CASE["personal_no_company"],
+)
+_NAMED_KINDS = (_CASE["personal_named_company"], _CASE["missing_email_named_company"])
+_MISSING_KINDS = (_CASE["missing_email"], _CASE["missing_email_named_company"])
 
 
 def _seed_key(seed: int) -> int:
@@ -659,44 +745,55 @@ def _seed_key(seed: int) -> int:
 
 
 def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
+    """The query behind ``generate_customers``: staged ``with_columns``, no Python per row.
+
+    Bit layout of the row streams (shift: field):
+    r0 0 kind, 14 named-if-missing, 16 sister row, 24 IDNA-ASCII form, 26 salutation,
+       34 gender, 35 first name, 50 last name;
+    r1 0 source, 11.. company (Zipf); r2 0 local-part pattern, 4 personal digits,
+       5 messy variant, 8 subdomain, 11.. named company (Zipf);
+    r3 0 number, 8 personal domain, 16 disposable domain, 20 broken variant, 24 IP,
+       32 nonsense, 36 missing form, 40 link suffix;
+    r4 0 company-name variant, 8 case style, 16 legal suffix, 24 padding, 28 blank kind,
+       32 unknown company, 40 no-company form, 44 missing-email company, 48 industry, 56 size;
+    r5 0 level, 8 department, 16 title style, 24 title null, 32 level null, 40 department
+       null, 48 link null; r6 phone; r7 mobile, 46 revenue, 53 size link, 57 phone null;
+    r8 0 location kind, 8 own city, 16 US spelling, 28.. street (same layout as c1/c2);
+    r9 timestamps; r10 0 id randomness, 42 blank field, 52 blank form.
+    """
     if rows < 0 or offset < 0:
         raise ValueError(f"rows and offset must be >= 0, got rows={rows}, offset={offset}")
     if offset + rows > 1 << _ID_INDEX_BITS:
         raise ValueError(f"row indices must stay below 2**{_ID_INDEX_BITS}")
     key = _seed_key(seed)
     frame = pl.LazyFrame().select(i=pl.int_range(offset, offset + rows, dtype=pl.UInt64))
-    base = _mix(pl.col("i") ^ _u64(key))
-    frame = frame.with_columns(*(_stream(base, k).alias(f"r{k}") for k in range(14)))
+    frame = _with_streams(frame, pl.col("i") ^ _u64(key), "r", 11)
 
     # --- what kind of row this is, and which company it is about
     kind_bp = _bits("r0", 0, 10_000)
     kind = pl.lit(_CASE["corporate"], pl.UInt8)
     for name, threshold in reversed(_KIND_THRESHOLDS):
         kind = pl.when(kind_bp < _u64(threshold)).then(pl.lit(_CASE[name], pl.UInt8)).otherwise(kind)
-    missing_named = _bits("r0", 16, 2) == 0
     kind = (
-        pl.when((kind == _CASE["missing_email"]) & missing_named)
+        pl.when((kind == _CASE["missing_email"]) & (_bits("r0", 14, 2) == 0))
         .then(pl.lit(_CASE["missing_email_named_company"], pl.UInt8))
         .otherwise(kind)
     )
-    named_by_company = kind.is_in([_CASE["personal_named_company"], _CASE["missing_email_named_company"]])
+    frame = frame.with_columns(kind=kind)
+    kind = pl.col("kind")
+    named = kind.is_in(_NAMED_KINDS)
     frame = frame.with_columns(
-        kind=kind,
-        j=pl.when(named_by_company).then(_zipf("r2", _NAMED_COMPANY_HEAD)).otherwise(
-            _zipf("r1", COMPANY_UNIVERSE)
-        ),
+        j=pl.when(named).then(_zipf("r2", _NAMED_COMPANY_HEAD)).otherwise(_zipf("r1", COMPANY_UNIVERSE)),
+        i_str=pl.col("i").cast(pl.String),
     )
     frame = _with_company(frame)
 
-    kind, j = pl.col("kind"), pl.col("j")
-    corporate_email = kind.is_in(
-        [_CASE["corporate"], _CASE["corporate_subdomain"], _CASE["corporate_messy_email"]]
-    )
-    sister_row = corporate_email & j.is_in(_SISTER_COMPANIES) & (
-        _bits("r0", 20, 100) < _u64(_SISTER_ROW_PERCENT)
-    )
+    # --- integer decisions
+    j = pl.col("j")
+    corporate = kind.is_in(_CORPORATE_KINDS)
+    sister_row = corporate & j.is_in(_SISTER_COMPANIES) & (_bits("r0", 16, 100) < _u64(_SISTER_ROW_PERCENT))
     idn_company = j.is_in(list(_IDN_COMPANIES))
-    ascii_form = _bits("r0", 28, 2) == 0
+    ascii_form = _bits("r0", 24, 2) == 0
     ambiguous = j.is_in(_SISTER_COMPANIES)
     case = (
         pl.when(kind == _CASE["corporate"])
@@ -713,6 +810,9 @@ def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
         .then(pl.lit(_CASE["personal_ambiguous_company"], pl.UInt8))
         .otherwise(kind)
     )
+    loc_roll = _bits("r8", 0, 100)
+    messy_v = _bits("r2", 5, 5)
+    level = _pick(_LEVEL_BY_PERCENT, _bits("r5", 0, 100))
     frame = frame.with_columns(
         case=case,
         host_base=pl.when(sister_row)
@@ -720,27 +820,51 @@ def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
         .when(ascii_form)
         .then(pl.col("domain_ascii"))
         .otherwise(pl.col("domain_unicode")),
-        expected_domain=pl.when(sister_row)
+        _company_domain=pl.when(sister_row)
         .then(pl.col("sister_domain"))
-        .when(corporate_email | (named_by_company & ~ambiguous))
+        .when(corporate | (named & ~ambiguous))
         .then(pl.col("domain_ascii"))
-        .otherwise(pl.lit(None, pl.String)),
+        .otherwise(_NULL),
+        person=_bits("r0", 34, 2) * _u64(len(_MALE_FIRST)) + _bits("r0", 35, len(_MALE_FIRST)),
+        last_i=_bits("r0", 50, len(_LAST)),
+        pattern=_bits("r2", 0, 10),
+        messy_v=pl.when(kind == _CASE["corporate_messy_email"]).then(messy_v),
+        broken_v=pl.when(kind == _CASE["broken_email"]).then(_bits("r3", 20, 10)),
+        with_number=(_bits("r2", 0, 10) == 9) | (kind.is_in(_PERSONAL_KINDS) & (_bits("r2", 4, 2) == 0)),
+        title_i=level * _u64(3) + _bits("r5", 16, 3),
+        level=level,
+        dept_i=_bits("r5", 8, len(_DEPARTMENTS)),
+        loc=pl.when(loc_roll < 80)
+        .then(pl.col("hq_loc"))
+        .when(loc_roll < 88)
+        .then(pl.col("alt_loc"))
+        .otherwise(_bits("r8", 8, len(_LOCATIONS))),
+        street_h=pl.when(loc_roll < 80).then(pl.col("c1")).when(loc_roll < 88).then(pl.col("c2")).otherwise(pl.col("r8")),
+        loc_missing=loc_roll >= 98,
+        created_ms=_u64(_EPOCH_2021_MS) + (pl.col("r9") % _u64(1 << 38)) % _u64(_EPOCH_2026_MS - _EPOCH_2021_MS),
+        id_part=(pl.col("i") * _u64(_ID_K1)) % _u64(1 << _ID_INDEX_BITS),
+        source=_pick(_SOURCE_BY_PERCENT, _bits("r1", 0, 100)),
     )
 
-    # --- the person
-    male = _bits("r4", 0, 2) == 0
-    first_i = _bits("r4", 1, 1 << 15)
-    last_i = _bits("r4", 16, _LAST_S.len())
-    first = pl.when(male).then(_pick(_MALE_FIRST_S, first_i % _u64(_MALE_FIRST_S.len()))).otherwise(
-        _pick(_FEMALE_FIRST_S, first_i % _u64(_FEMALE_FIRST_S.len()))
+    # --- the person and the local part of the email
+    person, pattern = pl.col("person"), pl.col("pattern")
+    first_slug = _pick(_FIRST_SLUG, person)
+    last_slug = _pick(_LAST_SLUG, pl.col("last_i"))
+    number = _pick(_NUMBERS, _bits("r3", 0, 90) + _u64(10))
+    local = pl.concat_str(
+        [
+            pl.when(pattern == 8).then(last_slug).when(pattern == 4).then(_pick(_FIRST_INITIAL, person)).otherwise(first_slug),
+            _pick(_LOCAL_SEPARATORS, pattern),
+            pl.when(pattern == 7).then(_NULL).when(pattern == 8).then(first_slug).otherwise(last_slug),
+            pl.when(pl.col("with_number")).then(number),
+        ],
+        ignore_nulls=True,
     )
-    first_slug = pl.when(male).then(_pick(_MALE_SLUG, first_i % _u64(_MALE_SLUG.len()))).otherwise(
-        _pick(_FEMALE_SLUG, first_i % _u64(_FEMALE_SLUG.len()))
-    )
-    salutation_roll = _bits("r4", 32, 100)
+    salutation_roll = _bits("r0", 26, 100)
+    male = person < _u64(len(_MALE_FIRST))
     salutation = (
         pl.when(salutation_roll < 25)
-        .then(pl.lit(None, pl.String))
+        .then(_NULL)
         .when(salutation_roll < 33)
         .then(pl.lit("Dr."))
         .when(salutation_roll < 35)
@@ -753,219 +877,194 @@ def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
         .then(pl.lit("Ms."))
         .otherwise(pl.lit("Mrs."))
     )
+    id_part = pl.col("id_part")
+    id_part = id_part ^ (id_part // _u64(1 << 20))
     frame = frame.with_columns(
-        salutation=salutation,
-        firstName=first,
-        lastName=_pick(_LAST_S, last_i),
+        local=local,
         first_slug=first_slug,
-        last_slug=_pick(_LAST_SLUG, last_i),
+        last_slug=last_slug,
+        salutation=salutation,
+        firstName=_pick(_FIRST_NAMES, person),
+        lastName=_pick(_LAST_S, pl.col("last_i")),
+        id_part=id_part,
+        host_upper=pl.when(pl.col("messy_v").is_in(_MESSY_UPPER)).then(pl.col("host_base").str.to_uppercase()),
     )
 
-    # --- email
-    fs, ls = pl.col("first_slug"), pl.col("last_slug")
-    number = (_bits("r3", 16, 90) + _u64(10)).cast(pl.String)
-    local = _when_chain(
-        _bits("r3", 8, 10),
+    # --- email, assembled from pieces so each row pays for one concatenation
+    local, broken_v, messy_v = pl.col("local"), pl.col("broken_v"), pl.col("messy_v")
+    host_base = pl.col("host_base")
+    upper = messy_v.is_in(_MESSY_UPPER)
+    broken_domain = (
+        pl.when(broken_v.is_in([1, 5, 7, 8]))
+        .then(host_base)
+        .when(broken_v == 2)
+        .then(pl.lit("localhost"))
+        .when(broken_v == 3)
+        .then(_pick(_PRIVATE_IPS, _bits("r3", 24, _PRIVATE_IPS.len())))
+        .when(broken_v == 4)
+        .then(pl.col("slug"))
+        .when(broken_v == 9)
+        .then(_pick(_NONSENSE_EMAILS, _bits("r3", 32, _NONSENSE_EMAILS.len())))
+    )
+    subdomain = _bits("r2", 8, _SUBDOMAINS.len())
+    email = pl.concat_str(
         [
-            pl.concat_str(fs, pl.lit("."), ls),
-            pl.concat_str(fs, pl.lit("."), ls),
-            pl.concat_str(fs, pl.lit("."), ls),
-            pl.concat_str(fs, pl.lit("."), ls),
-            pl.concat_str(fs.str.slice(0, 1), ls),
-            pl.concat_str(fs, pl.lit("_"), ls),
-            pl.concat_str(fs, ls),
-            fs,
-            pl.concat_str(ls, pl.lit("."), fs),
+            _pick(_MESSY_LEAD, messy_v),
+            pl.when(broken_v.is_in([5, 9])).then(_NULL).otherwise(local),
+            pl.when(broken_v.is_not_null()).then(_pick(_BROKEN_AT, broken_v)).otherwise(pl.lit("@")),
+            pl.when(kind == _CASE["corporate_subdomain"]).then(
+                pl.when(upper).then(_pick(_SUBDOMAINS_UPPER, subdomain)).otherwise(_pick(_SUBDOMAINS, subdomain))
+            ),
+            pl.when(corporate)
+            .then(pl.when(upper).then(pl.col("host_upper")).otherwise(host_base))
+            .when(kind.is_in(_PERSONAL_KINDS))
+            .then(_pick(_PERSONAL_DOMAINS, _bits("r3", 8, 100)))
+            .when(kind == _CASE["disposable_email"])
+            .then(_pick(_DISPOSABLE_DOMAINS, _bits("r3", 16, _DISPOSABLE_DOMAINS.len())))
+            .otherwise(broken_domain),
+            _pick(_MESSY_TAIL, messy_v),
         ],
-        pl.concat_str(fs, pl.lit("."), ls, number),
+        ignore_nulls=True,
     )
-    frame = frame.with_columns(local=local)
-    local, host_base = pl.col("local"), pl.col("host_base")
-    host = pl.when(kind == _CASE["corporate_subdomain"]).then(
-        pl.concat_str(_pick(_SUBDOMAINS, _bits("r3", 32, _SUBDOMAINS.len())), pl.lit("."), host_base)
-    ).otherwise(host_base)
-    plain = pl.concat_str(local, pl.lit("@"), host)
-    upper_host = pl.concat_str(local, pl.lit("@"), host.str.to_uppercase())
-    messy = _when_chain(
-        _bits("r3", 36, 5),
-        [
-            pl.concat_str(pl.lit("  Mailto:<"), upper_host, pl.lit("> ")),
-            pl.concat_str(pl.lit("<"), plain, pl.lit(">")),
-            pl.concat_str(pl.lit("MAILTO:"), plain),
-            pl.concat_str(pl.lit(" "), upper_host, pl.lit("\t")),
-        ],
-        pl.concat_str(pl.lit("  "), local.str.to_titlecase(), pl.lit("@"), host.str.to_uppercase()),
-    )
-    personal_local = pl.when(_bits("r3", 40, 2) == 0).then(pl.concat_str(local, number)).otherwise(local)
-    personal = pl.concat_str(personal_local, pl.lit("@"), _pick(_PERSONAL_DOMAINS, _bits("r3", 24, 100)))
-    disposable = pl.concat_str(local, pl.lit("@"), _pick(_DISPOSABLE_DOMAINS, _bits("r3", 44, _DISPOSABLE_DOMAINS.len())))
-    broken = _when_chain(
-        _bits("r3", 48, 10),
-        [
-            pl.concat_str(fs, pl.lit("."), ls),
-            pl.concat_str(fs, pl.lit("@@"), host_base),
-            pl.concat_str(fs, pl.lit("@localhost")),
-            pl.concat_str(fs, pl.lit("@192.168.1."), (_bits("r3", 52, 250) + _u64(1)).cast(pl.String)),
-            pl.concat_str(fs, pl.lit("@"), pl.col("slug")),
-            pl.concat_str(pl.lit("@"), host_base),
-            pl.concat_str(fs, pl.lit("."), ls, pl.lit("@")),
-            pl.concat_str(fs, pl.lit(" "), ls, pl.lit("@"), host_base),
-            pl.concat_str(fs, pl.lit(".."), ls, pl.lit("@"), host_base),
-        ],
-        _pick(_NONSENSE_EMAILS, _bits("r3", 52, _NONSENSE_EMAILS.len())),
-    )
-    missing = _when_chain(_bits("r3", 56, 4), [pl.lit(None, pl.String), pl.lit(None, pl.String), pl.lit("")], pl.lit("   "))
-    email = (
-        pl.when(corporate_email & (kind == _CASE["corporate_messy_email"]))
-        .then(messy)
-        .when(corporate_email)
-        .then(plain)
-        .when(kind.is_in([_CASE["personal_named_company"], _CASE["personal_unknown_company"], _CASE["personal_no_company"]]))
-        .then(personal)
-        .when(kind == _CASE["disposable_email"])
-        .then(disposable)
-        .when(kind == _CASE["broken_email"])
-        .then(broken)
-        .otherwise(missing)
-    )
+    email = pl.when(kind.is_in(_MISSING_KINDS)).then(_pick(_MISSING_FORMS, _bits("r3", 36, 4))).otherwise(email)
 
-    # --- company name as written on the row
+    # --- the company name as written on the row
     canonical = pl.col("company_name")
-    styled = _when_chain(
-        _bits("r12", 8, 4),
-        [canonical, canonical.str.to_uppercase(), canonical.str.to_lowercase()],
-        canonical,
+    name_roll = _bits("r4", 0, 100)
+    use_variant = pl.when(named).then(name_roll >= 50).otherwise((name_roll >= 72) & (name_roll < 95))
+    style = pl.when(use_variant).then(_bits("r4", 8, 4))
+    padded = use_variant & (_bits("r4", 24, 10) == 0)
+    written = pl.concat_str(
+        [
+            pl.when(padded).then(pl.lit("  ")),
+            pl.when(style == 1)
+            .then(canonical.str.to_uppercase())
+            .when(style == 2)
+            .then(canonical.str.to_lowercase())
+            .otherwise(canonical),
+            pl.when(use_variant).then(_pick(_LEGAL_SUFFIXES, _bits("r4", 16, _LEGAL_SUFFIXES.len()))),
+            pl.when(padded).then(pl.lit(" ")),
+        ],
+        ignore_nulls=True,
     )
-    variant = pl.concat_str(styled, _pick(_LEGAL_SUFFIXES, _bits("r12", 16, _LEGAL_SUFFIXES.len())))
-    variant = pl.when(_bits("r12", 24, 10) == 0).then(pl.concat_str(pl.lit("  "), variant, pl.lit(" "))).otherwise(variant)
-    name_roll = _bits("r12", 0, 100)
-    corporate_company = (
-        pl.when(name_roll < 72)
-        .then(canonical)
-        .when(name_roll < 95)
-        .then(variant)
-        .when(name_roll < 98)
-        .then(pl.lit(None, pl.String))
-        .otherwise(_pick(_BLANKS, _bits("r12", 28, 2)))
-    )
-    unknown_company = _pick(_UNKNOWN_COMPANIES, _bits("r12", 32, _UNKNOWN_COMPANIES.len()))
-    no_company = _when_chain(_bits("r12", 40, 4), [pl.lit(None, pl.String), pl.lit(None, pl.String), pl.lit("")], pl.lit("   "))
+    unknown_company = _pick(_UNKNOWN_COMPANIES, _bits("r4", 32, _UNKNOWN_COMPANIES.len()))
+    no_company = _pick(_MISSING_FORMS, _bits("r4", 40, 4))
     company = (
-        pl.when(named_by_company)
-        .then(pl.when(name_roll < 50).then(canonical).otherwise(variant))
+        pl.when(named)
+        .then(written)
         .when(kind == _CASE["personal_unknown_company"])
         .then(unknown_company)
         .when(kind == _CASE["personal_no_company"])
         .then(no_company)
         .when(kind == _CASE["missing_email"])
-        .then(pl.when(_bits("r12", 44, 2) == 0).then(unknown_company).otherwise(no_company))
-        .otherwise(corporate_company)
+        .then(pl.when(_bits("r4", 44, 2) == 0).then(unknown_company).otherwise(no_company))
+        .when(name_roll >= 98)
+        .then(_pick(_BLANKS, _bits("r4", 28, 2)))
+        .when(name_roll >= 95)
+        .then(_NULL)
+        .otherwise(written)
     )
 
     # --- job
-    level_i = _pick(_LEVEL_BY_PERCENT, _bits("r5", 0, 100))
-    dept_i = _bits("r5", 8, _DEPARTMENTS_S.len())
-    dept = _pick(_DEPARTMENTS_S, dept_i)
-    style = _bits("r5", 16, 3)
-    title = _when_chain(
-        level_i,
+    dept_i, level = pl.col("dept_i"), pl.col("level")
+    title = pl.concat_str(
         [
-            _pick(_CLEVEL_TITLES, dept_i),
-            _when_chain(style, [pl.concat_str(pl.lit("VP of "), dept), pl.concat_str(pl.lit("Vice President, "), dept)], pl.concat_str(pl.lit("SVP "), dept)),
-            _when_chain(style, [pl.concat_str(pl.lit("Director of "), dept), pl.concat_str(dept, pl.lit(" Director"))], pl.concat_str(pl.lit("Senior Director, "), dept)),
-            _when_chain(style, [pl.concat_str(dept, pl.lit(" Manager")), pl.concat_str(pl.lit("Senior "), dept, pl.lit(" Manager"))], pl.concat_str(pl.lit("Manager, "), dept)),
+            _pick(_TITLE_PRE, pl.col("title_i")),
+            pl.when(level == 0)
+            .then(_pick(_CLEVEL_TITLES, dept_i))
+            .when(level == 4)
+            .then(_pick(_IC_TITLES, dept_i * _u64(3) + _bits("r5", 16, 3)))
+            .otherwise(_pick(_DEPARTMENTS_S, dept_i)),
+            _pick(_TITLE_POST, pl.col("title_i")),
         ],
-        _pick(_IC_TITLES, dept_i * _u64(3) + style),
+        ignore_nulls=True,
     )
-    optional = _bits("r13", 16, 100)
-    job_link = pl.concat_str(pl.lit("https://www.linkedin.com/in/"), fs, pl.lit("-"), ls, pl.lit("-"), _pick(_B36_3, _bits("r5", 24, 36**3)))
+    job_link = pl.concat_str(
+        pl.lit("https://www.linkedin.com/in/"),
+        pl.col("first_slug"),
+        pl.lit("-"),
+        pl.col("last_slug"),
+        pl.lit("-"),
+        _pick(_B36_3, _bits("r3", 40, 36**3)),
+    )
 
-    # --- location: company HQ, a conflicting second HQ, or the person's own place
-    loc_roll = _bits("r8", 0, 100)
-    row_loc = _bits("r8", 8, len(_LOCATIONS))
-    loc = (
-        pl.when(loc_roll < 80)
-        .then(pl.col("hq_loc"))
-        .when(loc_roll < 88)
-        .then(pl.col("alt_loc"))
-        .otherwise(row_loc)
-    )
-    own_place = loc_roll >= 88
-    loc_missing = loc_roll >= 98
-    street_h = pl.when(own_place).then(pl.col("r8")).otherwise(pl.col("c2"))
-    frame = frame.with_columns(
-        email=email,
-        company=company,
-        jobTitle=pl.when(optional < 3).then(pl.lit(None, pl.String)).otherwise(title),
-        jobTitleLevel=pl.when(_bits("r13", 24, 100) < 5).then(pl.lit(None, pl.String)).otherwise(_pick(_LEVELS_S, level_i)),
-        department=pl.when(_bits("r13", 32, 100) < 5).then(pl.lit(None, pl.String)).otherwise(dept),
-        jobTitleLink=pl.when(_bits("r13", 40, 100) < 60).then(pl.lit(None, pl.String)).otherwise(job_link),
-        loc=loc,
-        loc_missing=loc_missing,
-        street_h=street_h,
-    )
-    loc = pl.col("loc")
-    street_h = pl.col("street_h")
+    # --- location: the company HQ, a conflicting second HQ, or the person's own city
+    loc, street_h = pl.col("loc"), pl.col("street_h")
     address = pl.concat_str(
-        (_bits(street_h, 20, 999) + _u64(1)).cast(pl.String),
-        pl.lit(" "),
-        _pick(_STREETS, _bits(street_h, 32, _STREETS.len())),
-        pl.when(_bits(street_h, 40, 5) == 0).then(pl.concat_str(pl.lit(", Suite "), (_bits(street_h, 44, 40) * _u64(10) + _u64(100)).cast(pl.String))).otherwise(pl.lit("")),
+        [
+            _pick(_NUMBERS, _bits(street_h, 28, 999) + _u64(1)),
+            pl.lit(" "),
+            _pick(_STREETS, _bits(street_h, 38, _STREETS.len())),
+            pl.when(_bits(street_h, 43, 5) == 0).then(_pick(_SUITES, _bits(street_h, 46, _SUITES.len()))),
+        ],
+        ignore_nulls=True,
     )
-    zip_digits = _digits(_bits(street_h, 50, 100), 2)
     zip_code = pl.concat_str(
         _pick(_LOC_ZIP_PREFIX, loc),
-        pl.when(_pick(_LOC_ZIP_DIGITS, loc) == 1).then(zip_digits.str.slice(1, 1)).otherwise(zip_digits),
+        pl.when(_pick(_LOC_ZIP_DIGITS, loc) == 1)
+        .then(_pick(_DIGITS_1, _bits(street_h, 52, 10)))
+        .otherwise(_pick(_DIGITS_2, _bits(street_h, 52, 100))),
         _pick(_LOC_ZIP_SUFFIX, loc),
     )
-    country = _pick(_LOC_COUNTRY, loc)
-    us_variant = _bits("r8", 48, 20)
+    us_spelling = _bits("r8", 16, 20)
     country = (
-        pl.when((loc < _US_LOCATIONS) & (us_variant == 0))
+        pl.when((loc < _US_LOCATIONS) & (us_spelling == 0))
         .then(pl.lit("USA"))
-        .when((loc < _US_LOCATIONS) & (us_variant == 1))
+        .when((loc < _US_LOCATIONS) & (us_spelling == 1))
         .then(pl.lit("US"))
-        .otherwise(country)
+        .otherwise(_pick(_LOC_COUNTRY, loc))
     )
 
-    def unless_missing(expr: pl.Expr) -> pl.Expr:
-        return pl.when(pl.col("loc_missing")).then(pl.lit(None, pl.String)).otherwise(expr)
+    def located(expr: pl.Expr) -> pl.Expr:
+        return pl.when(pl.col("loc_missing")).then(_NULL).otherwise(expr)
 
     # --- phones
     cc = _pick(_LOC_CALLING_CODE, loc)
-    a3 = (_bits("r6", 8, 900) + _u64(100)).cast(pl.String)
-    b3 = _digits(_bits("r6", 20, 1000), 3)
-    c4 = _digits(_bits("r6", 32, 10_000), 4)
-    phone = _when_chain(
-        _bits("r6", 0, 4),
+    phone_format = _bits("r6", 0, 4)
+    phone = pl.concat_str(
         [
-            pl.concat_str(pl.lit("+"), cc, pl.lit(" "), a3, pl.lit(" "), b3, pl.lit(" "), c4),
-            pl.concat_str(pl.lit("("), a3, pl.lit(") "), b3, pl.lit("-"), c4),
-            pl.concat_str(pl.lit("+"), cc, a3, b3, c4),
+            _pick(_PHONE_LEAD, phone_format),
+            pl.when(phone_format != 1).then(cc),
+            _pick(_PHONE_SEP0, phone_format),
+            _pick(_NUMBERS, _bits("r6", 8, 900) + _u64(100)),
+            _pick(_PHONE_SEP1, phone_format),
+            _pick(_DIGITS_3, _bits("r6", 20, 1000)),
+            _pick(_PHONE_SEP2, phone_format),
+            _pick(_DIGITS_4, _bits("r6", 32, 10_000)),
+            pl.when(phone_format == 3).then(_pick(_EXTENSIONS, _bits("r6", 48, _EXTENSIONS.len()))),
         ],
-        pl.concat_str(pl.lit("+"), cc, pl.lit(" "), a3, pl.lit("-"), b3, pl.lit("-"), c4, pl.lit(" ext. "), _bits("r6", 48, 900).cast(pl.String)),
+        ignore_nulls=True,
     )
     mobile = pl.concat_str(
-        pl.lit("+"), cc, pl.lit(" 7"), _digits(_bits("r7", 8, 100), 2), pl.lit(" "), _digits(_bits("r7", 16, 1000), 3), pl.lit(" "), _digits(_bits("r7", 32, 10_000), 4)
+        pl.lit("+"),
+        cc,
+        pl.lit(" 7"),
+        _pick(_DIGITS_2, _bits("r7", 8, 100)),
+        pl.lit(" "),
+        _pick(_DIGITS_3, _bits("r7", 16, 1000)),
+        pl.lit(" "),
+        _pick(_DIGITS_4, _bits("r7", 32, 10_000)),
     )
 
     # --- company attributes as written on the row: mostly the company's, sometimes conflicting
-    conflict = _bits("r12", 48, 100)
+    industry_roll = _bits("r4", 48, 100)
     industry = (
-        pl.when(conflict < 4)
-        .then(pl.lit(None, pl.String))
-        .when(conflict < 12)
+        pl.when(industry_roll < 4)
+        .then(_NULL)
+        .when(industry_roll < 12)
         .then(_pick(_INDUSTRIES, pl.col("industry_alt_i")))
         .otherwise(_pick(_INDUSTRIES, pl.col("industry_i")))
     )
-    size_roll = _bits("r12", 56, 100)
-    bucket = pl.when(size_roll < 8).then(pl.col("bucket_alt")).otherwise(pl.col("bucket"))
-    size_missing = size_roll >= 96
-    min_size = pl.when(size_missing).then(pl.lit(None, pl.Int32)).otherwise(_pick(_SIZE_MIN, bucket))
-    max_size = pl.when(size_missing).then(pl.lit(None, pl.Int32)).otherwise(_pick(_SIZE_MAX, bucket))
-    company_bucket_min = _pick(_SIZE_MIN, pl.col("bucket")).cast(pl.Int64)
-    revenue = pl.col("revenue_base") * company_bucket_min * 2
-    revenue_roll = _bits("r7", 40, 100)
+    size_roll = _bits("r4", 56, 100)
+    bucket = (
+        pl.when(size_roll >= 96)
+        .then(pl.lit(None, pl.Int64))
+        .when(size_roll < 8)
+        .then(pl.col("bucket_alt"))
+        .otherwise(pl.col("bucket"))
+    )
+    revenue = pl.col("revenue_base") * _pick(_SIZE_MIN, pl.col("bucket")).cast(pl.Int64) * 2
+    revenue_roll = _bits("r7", 46, 100)
     revenue = (
         pl.when(revenue_roll < 15)
         .then(pl.lit(None, pl.Int64))
@@ -973,61 +1072,64 @@ def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
         .then(revenue * pl.col("revenue_alt_pct") // 100)
         .otherwise(revenue)
     )
-    size_link = pl.concat_str(pl.lit("https://www.linkedin.com/company/"), pl.col("slug"), pl.lit("/people/"))
-    size_link = pl.when(pl.col("has_size_link") & (_bits("r7", 48, 10) > 0)).then(size_link).otherwise(pl.lit(None, pl.String))
+    size_link = pl.when(pl.col("has_size_link") & (_bits("r7", 53, 10) > 0)).then(
+        pl.concat_str(pl.lit("https://www.linkedin.com/company/"), pl.col("slug"), pl.lit("/people/"))
+    )
 
-    # --- provenance and timestamps
-    i = pl.col("i")
-    source_i = _pick(_SOURCE_BY_PERCENT, _bits("r11", 48, 100))
-    external_id = _when_chain(
-        source_i,
+    # --- provenance, timestamps, id
+    source = pl.col("source")
+    i_str = pl.col("i_str")
+    external_id = pl.concat_str(
         [
-            pl.concat_str(pl.lit("hs-"), i.cast(pl.String)),
-            pl.concat_str(pl.lit("003"), i.cast(pl.String).str.zfill(15)),
+            _pick(_SOURCE_ID_PREFIX, source),
+            pl.when(source == 1).then(_pick(_ZEROS, _u64(15) - i_str.str.len_chars().cast(pl.UInt64))),
+            i_str,
         ],
-        pl.concat_str(pl.lit("csv-"), i.cast(pl.String)),
+        ignore_nulls=True,
     )
-    span = _EPOCH_2026_MS - _EPOCH_2021_MS
-    created = _u64(_EPOCH_2021_MS) + pl.col("r9") % _u64(span)
-    frame = frame.with_columns(created_ms=created)
     created = pl.col("created_ms")
-    updated = pl.when(_bits("r10", 0, 4) == 0).then(created).otherwise(
-        created + (pl.col("r10") // _u64(4)) % (_u64(_EPOCH_2026_MS) - created)
+    same = _bits("r9", 38, 4) == 0
+    updated = pl.when(same).then(created).otherwise(
+        created + (_bits("r9", 40, 1 << 24) * (_u64(_EPOCH_2026_MS) - created)) // _u64(1 << 24)
     )
-    index_part = ((i * _u64(_ID_MULTIPLIER)) % _u64(1 << _ID_INDEX_BITS)) ^ _u64(key % (1 << _ID_INDEX_BITS))
-    cuid = pl.concat_str(
-        pl.lit("c"), _base36_8(created), _base36_8(index_part), _base36_8(pl.col("r11") % _u64(36**8))
-    )
-
+    optional = _bits("r5", 24, 100)
     frame = frame.with_columns(
-        id=cuid,
-        phone=pl.when(optional < 15).then(pl.lit(None, pl.String)).otherwise(phone),
-        mobilePhone=pl.when(_bits("r7", 0, 100) < 55).then(pl.lit(None, pl.String)).otherwise(mobile),
+        email=email,
+        company=company,
+        jobTitle=pl.when(optional < 3).then(_NULL).otherwise(title),
+        jobTitleLevel=pl.when(_bits("r5", 32, 100) < 5).then(_NULL).otherwise(_pick(_LEVELS_S, level)),
+        department=pl.when(_bits("r5", 40, 100) < 5).then(_NULL).otherwise(_pick(_DEPARTMENTS_S, dept_i)),
+        jobTitleLink=pl.when(_bits("r5", 48, 100) < 60).then(_NULL).otherwise(job_link),
+        phone=pl.when(_bits("r7", 57, 100) < 15).then(_NULL).otherwise(phone),
+        mobilePhone=pl.when(_bits("r7", 0, 100) < 55).then(_NULL).otherwise(mobile),
         industry=industry,
-        minEmployeeSize=min_size,
-        maxEmployeeSize=max_size,
+        minEmployeeSize=_pick(_SIZE_MIN, bucket),
+        maxEmployeeSize=_pick(_SIZE_MAX, bucket),
         employeeSizeLink=size_link,
         revenue=revenue,
-        address=unless_missing(address),
-        city=unless_missing(_pick(_LOC_CITY, loc)),
-        state=unless_missing(_pick(_LOC_STATE, loc)),
-        country=unless_missing(country),
-        zipCode=unless_missing(zip_code),
-        externalSource=_pick(_SOURCES_S, source_i),
+        address=located(address),
+        city=located(_pick(_LOC_CITY, loc)),
+        state=located(_pick(_LOC_STATE, loc)),
+        country=located(country),
+        zipCode=located(zip_code),
+        externalSource=_pick(_SOURCES_S, source),
         externalId=external_id,
         createdAt=pl.from_epoch(created.cast(pl.Int64), time_unit="ms"),
         updatedAt=pl.from_epoch(updated.cast(pl.Int64), time_unit="ms"),
         _case=_pick(_CASES_S, pl.col("case")),
-        _company_domain=pl.col("expected_domain"),
+        id_part=((pl.col("id_part") * _u64(_ID_K2)) % _u64(1 << _ID_INDEX_BITS)) ^ _u64(key % (1 << _ID_INDEX_BITS)),
+        id_random=pl.col("r10") % _u64(1 << _ID_INDEX_BITS),
+    )
+    frame = frame.with_columns(
+        id=pl.concat_str(pl.lit("c"), *_base36_8("created_ms"), *_base36_8("id_part"), *_base36_8("id_random"))
     )
 
     # A few fields are empty or whitespace-only: at most one per row, ~0.8% per column.
-    blank_roll = _bits("r13", 0, 1000)
-    blank_value = _pick(_BLANKS, _bits("r13", 10, _BLANKS.len()))
-    blankable = ("firstName", "lastName", "jobTitle", "department", "phone", "city", "state", "zipCode", "industry", "address")
+    blank_field = _bits("r10", 42, 1000) // _u64(8)
+    blank_value = _pick(_BLANKS, _bits("r10", 52, _BLANKS.len()))
     frame = frame.with_columns(
-        pl.when(blank_roll // _u64(8) == _u64(k)).then(blank_value).otherwise(pl.col(name)).alias(name)
-        for k, name in enumerate(blankable)
+        pl.when(blank_field == _u64(k)).then(blank_value).otherwise(pl.col(name)).alias(name)
+        for k, name in enumerate(_BLANKABLE)
     )
     return frame.select(*CUSTOMER_COLUMNS, "_case", "_company_domain").cast(CUSTOMER_SCHEMA)
 
@@ -1040,7 +1142,7 @@ def generate_customers(
     Columns are ``CUSTOMER_COLUMNS`` with ``CUSTOMER_SCHEMA`` dtypes (Int32 sizes, Int64
     revenue, Datetime(ms) timestamps). ``with_truth`` appends ``_case`` and ``_company_domain``.
     """
-    frame = _customers_lazy(rows, seed, offset).collect()
+    frame = _customers_lazy(rows, seed, offset).collect(engine="streaming")
     return frame if with_truth else frame.drop("_case", "_company_domain")
 
 
@@ -1076,14 +1178,14 @@ def generate_drop(
     """A CSV-drop-shaped frame (``DROP_COLUMNS``, no id/timestamps) of ``rows`` rows.
 
     About ``update_fraction`` of the rows (bounded by ``existing.height``) re-send people of
-    ``existing`` with the same ``externalSource``/``externalId`` and a changed ``jobTitle`` and
-    location group (the person moved: address, city, state, country, zipCode); the rest are
-    brand-new people (externalIds never used by the legacy stream, with the same hard cases,
-    some at companies not in ``existing``). ``missing_external_id_fraction`` of the rows get a
-    null/empty ``externalId`` (the ``missing_external_id`` quarantine case). With
-    ``with_truth`` the frame also has ``_drop_action`` ("new" or "update") and, where known,
-    ``_case``/``_company_domain``. Deterministic for the same arguments (updates depend on the
-    row order of ``existing``).
+    ``existing`` with the same ``externalSource``/``externalId``, a changed ``jobTitle`` and
+    a changed location group (the person moved: address, city, state, country, zipCode);
+    the rest are brand-new people (externalIds never used by the legacy stream, with the
+    same hard cases, some at companies not in ``existing``). A ``missing_external_id_fraction``
+    of the rows get a null/empty ``externalId`` (the ``missing_external_id`` quarantine case).
+    ``with_truth`` adds ``_drop_action`` ("new"/"update") and ``_case``/``_company_domain``
+    (carried over from ``existing`` when it has them). Deterministic for the same arguments;
+    which rows are updated depends on the row order of ``existing``.
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
@@ -1091,75 +1193,55 @@ def generate_drop(
         raise ValueError("fractions must be within [0, 1]")
     key = _seed_key(seed ^ 0xD809)
     n_update = 0 if existing is None else min(round(rows * update_fraction), existing.height)
-    n_new = rows - n_update
 
-    new = generate_customers(n_new, seed, offset=_drop_offset(seed), with_truth=True)
-    new = new.select(*DROP_COLUMNS, "_case", "_company_domain").with_columns(
-        _drop_action=pl.lit("new")
-    )
-    parts = [new]
+    new = generate_customers(rows - n_update, seed, offset=_drop_offset(seed), with_truth=True)
+    parts = [new.select(*DROP_COLUMNS, "_case", "_company_domain").with_columns(_drop_action=pl.lit("new"))]
     if n_update:
         assert existing is not None
-        truth = [c for c in ("_case", "_company_domain") if c in existing.columns]
-        picked = (
-            existing.lazy()
-            .select(*DROP_COLUMNS, *truth)
-            .with_row_index("_pos")
-            .with_columns(_h=_mix(pl.col("_pos").cast(pl.UInt64) ^ _u64(key)))
-            .sort("_h")
-            .head(n_update)
+        truth = [pl.col(c) if c in existing.columns else _NULL.alias(c) for c in ("_case", "_company_domain")]
+        picked = _mix_columns(
+            existing.lazy().select(*DROP_COLUMNS, *truth).with_row_index("_pos"),
+            {"_h": pl.col("_pos").cast(pl.UInt64) ^ _u64(key)},
         )
-        h = _stream(pl.col("_h"), 0)
-        new_title = _pick(_UPDATE_TITLES, _bits(h, 0, _UPDATE_TITLES.len()))
-        next_title = _pick(_UPDATE_TITLES, (_bits(h, 0, _UPDATE_TITLES.len()) + _u64(1)) % _u64(_UPDATE_TITLES.len()))
-        loc = _bits(h, 8, len(_LOCATIONS))
-        next_loc = (loc + _u64(1)) % _u64(len(_LOCATIONS))
-        moved_loc = pl.when(_pick(_LOC_CITY, loc) == pl.col("city")).then(next_loc).otherwise(loc)
-        updates = (
-            picked.with_columns(_loc=moved_loc, _hh=h)
-            .with_columns(
-                jobTitle=pl.when(new_title == pl.col("jobTitle")).then(next_title).otherwise(new_title),
-                address=pl.concat_str(
-                    (_bits("_hh", 20, 999) + _u64(1)).cast(pl.String),
-                    pl.lit(" "),
-                    _pick(_STREETS, _bits("_hh", 32, _STREETS.len())),
-                ),
-                city=_pick(_LOC_CITY, pl.col("_loc")),
-                state=_pick(_LOC_STATE, pl.col("_loc")),
-                country=_pick(_LOC_COUNTRY, pl.col("_loc")),
-                zipCode=pl.concat_str(
-                    _pick(_LOC_ZIP_PREFIX, pl.col("_loc")),
-                    pl.when(_pick(_LOC_ZIP_DIGITS, pl.col("_loc")) == 1)
-                    .then(_digits(_bits("_hh", 50, 10), 1))
-                    .otherwise(_digits(_bits("_hh", 50, 100), 2)),
-                    _pick(_LOC_ZIP_SUFFIX, pl.col("_loc")),
-                ),
-                _drop_action=pl.lit("update"),
-            )
-            .drop("_pos", "_h", "_hh", "_loc")
-            .collect()
+        picked = picked.sort("_h").head(n_update)
+        n_titles, n_locs = _UPDATE_TITLES.len(), len(_LOCATIONS)
+        title_i, loc_i = _bits("_h", 0, n_titles), _bits("_h", 8, n_locs)
+        title_i = pl.when(_pick(_UPDATE_TITLES, title_i) == pl.col("jobTitle")).then((title_i + _u64(1)) % _u64(n_titles)).otherwise(title_i)
+        loc_i = pl.when(_pick(_LOC_CITY, loc_i) == pl.col("city")).then((loc_i + _u64(1)) % _u64(n_locs)).otherwise(loc_i)
+        updates = picked.with_columns(_title=title_i, _loc=loc_i).with_columns(
+            jobTitle=_pick(_UPDATE_TITLES, pl.col("_title")),
+            address=pl.concat_str(
+                _pick(_NUMBERS, _bits("_h", 28, 999) + _u64(1)),
+                pl.lit(" "),
+                _pick(_STREETS, _bits("_h", 38, _STREETS.len())),
+            ),
+            city=_pick(_LOC_CITY, pl.col("_loc")),
+            state=_pick(_LOC_STATE, pl.col("_loc")),
+            country=_pick(_LOC_COUNTRY, pl.col("_loc")),
+            zipCode=pl.concat_str(
+                _pick(_LOC_ZIP_PREFIX, pl.col("_loc")),
+                pl.when(_pick(_LOC_ZIP_DIGITS, pl.col("_loc")) == 1)
+                .then(_pick(_DIGITS_1, _bits("_h", 52, 10)))
+                .otherwise(_pick(_DIGITS_2, _bits("_h", 52, 100))),
+                _pick(_LOC_ZIP_SUFFIX, pl.col("_loc")),
+            ),
+            _drop_action=pl.lit("update"),
         )
-        for column in ("_case", "_company_domain"):
-            if column not in updates.columns:
-                updates = updates.with_columns(pl.lit(None, pl.String).alias(column))
-        parts.append(updates.select(new.columns))
+        parts.append(updates.select(parts[0].columns).collect())
 
+    shuffled = _mix_columns(
+        pl.concat(parts, how="vertical").lazy().with_row_index("_pos"),
+        {"_h": pl.col("_pos").cast(pl.UInt64) ^ _u64(key ^ 0xA5A5)},
+    ).sort("_h")
+    without_id = _bits("_h", 0, 1_000_000) < _u64(round(missing_external_id_fraction * 1_000_000))
     drop = (
-        pl.concat(parts, how="vertical")
-        .lazy()
-        .with_row_index("_pos")
-        .with_columns(_h=_mix(pl.col("_pos").cast(pl.UInt64) ^ _u64(key ^ 0xA5A5)))
-        .sort("_h")
-        .with_columns(
-            externalId=pl.when(_bits(_stream(pl.col("_h"), 1), 0, 1_000_000) < _u64(round(missing_external_id_fraction * 1_000_000)))
-            .then(_when_chain(_bits(_stream(pl.col("_h"), 1), 32, 3), [pl.lit(None, pl.String), pl.lit("")], pl.lit("  ")))
-            .otherwise(pl.col("externalId"))
+        shuffled.with_columns(
+            externalId=pl.when(without_id).then(_pick(_MISSING_FORMS, _bits("_h", 32, 4))).otherwise(pl.col("externalId"))
         )
         .drop("_pos", "_h")
         .collect()
+        .cast({c: CUSTOMER_SCHEMA[c] for c in DROP_COLUMNS})
     )
-    schema = {c: CUSTOMER_SCHEMA[c] for c in DROP_COLUMNS}
-    drop = drop.cast(schema)
     return drop if with_truth else drop.select(DROP_COLUMNS)
 
 

@@ -61,6 +61,10 @@ JOIN "Company" c ON c.id = p."companyId"
 JOIN restructure.source_record s
   ON s.is_current AND s."externalSource" = p."externalSource" AND s."externalId" = p."externalId"
 WHERE s.company_domain IS NOT NULL AND s.company_domain <> c.domain
+UNION ALL
+SELECT c.id, c.domain, 'company has no source rows left' FROM "Company" c
+WHERE NOT EXISTS (SELECT 1 FROM restructure.source_record s
+                  WHERE s.company_domain = c.domain AND s.is_current AND s.record_problem IS NULL)
 """
 
 
@@ -93,7 +97,10 @@ def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=prospects, blocking=True,
-    description="Every prospect's companyId exists, and is the company of its email domain when it has one.",
+    description=(
+        "Every prospect's companyId exists and is the company of its email domain when it has one; "
+        "no company is left without source rows."
+    ),
 )
 def prospect_company_valid(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:

@@ -59,9 +59,8 @@ INTEGER_COLUMNS: dict[str, pl.DataType] = {
 TEXT_ATTRIBUTE_COLUMNS: tuple[str, ...] = tuple(name for name in ATTRIBUTE_COLUMNS if name not in INTEGER_COLUMNS)
 INVALID_NUMBERS = "invalid_numbers"
 
-_PLAIN_INTEGER = r"^\+?[0-9]+(?:\.0+)?$"
-_GROUPED_INTEGER = r"^\+?[0-9]{1,3}(?:[,'_ \u00a0\u202f][0-9]{3})+(?:\.0+)?$"
-_GROUP_SEPARATORS = r"[,'_ \u00a0\u202f]"
+_SEPARATOR_CLASS = r"[,'_ \u00a0\u202f]"
+_INTEGER_TEXT = rf"^\+?(?:[0-9]+|[0-9]{{1,3}}(?:{_SEPARATOR_CLASS}[0-9]{{3}})+)(?:\.0+)?$"
 _ZERO_FRACTION = r"\.0+$"
 # A lone "1.000" reads as one thousand in much of Europe: refuse rather than guess.
 _DOT_GROUPED = r"^\+?[0-9]{1,3}(?:\.[0-9]{3})+$"
@@ -82,12 +81,10 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(trimmed.str.len_bytes() > 0).then(trimmed)
 
 
-def _parsed_integer(name: str, dtype: pl.DataType) -> pl.Expr:
-    text = _blank_to_null(pl.col(name))
-    well_formed = (text.str.contains(_PLAIN_INTEGER) | text.str.contains(_GROUPED_INTEGER)) & ~text.str.contains(
-        _DOT_GROUPED
-    )
-    digits = text.str.replace_all(_GROUP_SEPARATORS, "").str.replace(_ZERO_FRACTION, "").str.strip_prefix("+")
+def _parsed_integer(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """``text`` (already trimmed, blank as null) as a non-negative integer of ``dtype``, else null."""
+    well_formed = text.str.contains(_INTEGER_TEXT) & ~text.str.contains(_DOT_GROUPED)
+    digits = text.str.replace_all(_SEPARATOR_CLASS, "").str.replace(_ZERO_FRACTION, "").str.strip_prefix("+")
     # Out-of-range digits fail the cast to null here, then the range check catches Int32 overflow.
     value = pl.when(well_formed).then(digits).cast(pl.Int64, strict=False)
     upper = 2**31 - 1 if dtype == pl.Int32() else 2**63 - 1
@@ -101,13 +98,18 @@ def clean_attributes(frame: pl.DataFrame) -> pl.DataFrame:
         for name in ATTRIBUTE_COLUMNS
         if name not in frame.columns
     ]
-    present = frame.with_columns(missing)
+    raw = {name: f"__raw_{name}" for name in INTEGER_COLUMNS}
     rejected = [
-        pl.when(_blank_to_null(pl.col(name)).is_not_null() & _parsed_integer(name, dtype).is_null()).then(pl.lit(name))
-        for name, dtype in INTEGER_COLUMNS.items()
+        pl.when(pl.col(scratch).is_not_null() & pl.col(name).is_null()).then(pl.lit(name))
+        for name, scratch in raw.items()
     ]
-    return present.with_columns(
-        *[_blank_to_null(pl.col(name)).alias(name) for name in TEXT_ATTRIBUTE_COLUMNS],
-        *[_parsed_integer(name, dtype).alias(name) for name, dtype in INTEGER_COLUMNS.items()],
-        pl.concat_list(rejected).list.drop_nulls().alias(INVALID_NUMBERS),
+    return (
+        frame.with_columns(missing)
+        .with_columns(
+            *[_blank_to_null(pl.col(name)).alias(name) for name in TEXT_ATTRIBUTE_COLUMNS],
+            *[_blank_to_null(pl.col(name)).alias(scratch) for name, scratch in raw.items()],
+        )
+        .with_columns(_parsed_integer(pl.col(raw[name]), dtype).alias(name) for name, dtype in INTEGER_COLUMNS.items())
+        .with_columns(pl.concat_list(rejected).list.drop_nulls().alias(INVALID_NUMBERS))
+        .drop(raw.values())
     )

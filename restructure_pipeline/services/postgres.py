@@ -70,6 +70,7 @@ _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 # Postgres silently truncates longer identifiers (NAMEDATALEN - 1 bytes).
 _MAX_IDENTIFIER_BYTES = 63
 _PROTECTED_DATABASES = frozenset({"postgres", "template0", "template1"})
+_CREATE_DATABASE_LOCK_KEY = 0x5245_5354_5047  # arbitrary, constant: "RESTPG"
 
 # Written into postgresql.conf by initdb, so they stay tunable per cluster afterwards.
 CLUSTER_SETTINGS: dict[str, str] = {
@@ -118,7 +119,6 @@ class _OsAccount:
 class _Postmaster:
     pid: int
     port: int | None
-    state: str
 
 
 def free_port() -> int:
@@ -284,13 +284,15 @@ class EmbeddedPostgres:
         """Create database ``name`` if it does not exist yet; returns its URL."""
         _check_database_name(name)
         with self._admin_connection() as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-            if exists is None:
-                try:
+            # Concurrent CREATE DATABASE of one name fails on the catalog index: serialize check-and-create.
+            conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_DATABASE_LOCK_KEY,))
+            try:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+                if exists is None:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                     logger.info("Created database %r on the embedded Postgres", name)
-                except psycopg.errors.DuplicateDatabase:
-                    pass  # created concurrently by another process: same outcome
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_DATABASE_LOCK_KEY,))
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -367,8 +369,7 @@ class EmbeddedPostgres:
         if not self._is_our_postmaster(pid):
             return None
         port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
-        state = lines[7].strip() if len(lines) > 7 else "starting"
-        return _Postmaster(pid=pid, port=port, state=state)
+        return _Postmaster(pid=pid, port=port)
 
     def _is_our_postmaster(self, pid: int) -> bool:
         try:

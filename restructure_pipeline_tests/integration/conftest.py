@@ -6,6 +6,8 @@ No mocks: if the server cannot start, every integration test errors with the rea
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +25,17 @@ _database_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def embedded_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-postgres") / "data", port=free_port())
-    server.start()
-    yield server
-    server.stop()
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's tmp_path: pytest resets it to 0700, and the server runs as its own
+    # unprivileged account when the tests run as root.
+    home = Path(tempfile.mkdtemp(prefix="restructure-pg-"))
+    server = EmbeddedPostgres(home / "data", port=free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -328,3 +328,13 @@ def test_default_server_lives_in_the_state_dir_on_the_configured_port(
     monkeypatch.setenv(PORT_ENV, "not-a-port")
     with pytest.raises(EmbeddedPostgresError, match=PORT_ENV):
         EmbeddedPostgres.default()
+
+
+def test_concurrent_ensure_database_calls_agree(server: EmbeddedPostgres) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        urls = set(pool.map(lambda _: server.ensure_database("raced"), range(6)))
+
+    assert urls == {server.url("raced")}
+    server.drop_database("raced")

@@ -1,0 +1,76 @@
+"""The asset checks catch bad data: each is shown failing on a database broken on purpose."""
+
+from __future__ import annotations
+
+import dagster as dg
+import psycopg
+
+from restructure_pipeline_tests.integration.conftest import PipelineRunner
+from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy
+
+
+def _check(pipeline: PipelineRunner, asset: str, name: str) -> dg.AssetCheckEvaluation:
+    """Run only the named check, as one would from the UI, and return its evaluation."""
+    definitions = pipeline.definitions
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(asset), name)),
+        instance=pipeline.instance,
+        resources=definitions.resources,
+        raise_on_error=False,
+    )
+    return result.get_asset_check_evaluations()[0]
+
+
+def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@acme.com", "Acme")])
+    pipeline.full_refresh()
+    assert _check(pipeline, "prospects", "reconciliation").passed
+
+    # Pretend a personal domain slipped through: a live company (with source rows) on gmail.com.
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'gmail.com'")
+    conn.execute("""UPDATE "Company" SET domain = 'gmail.com'""")
+    conn.execute(
+        """INSERT INTO "Company" (id, domain, "externalSource", "externalId", "updatedAt")
+           VALUES ('cbad', 'Mail.Acme.COM', 'test', 'x', now())"""
+    )
+    personal = _check(pipeline, "companies", "no_personal_or_disposable_company")
+    assert not personal.passed and personal.metadata["problems"].value == 1
+    malformed = _check(pipeline, "companies", "company_domains_unique_and_well_formed")
+    assert not malformed.passed and malformed.metadata["malformed_domains"].value == 1
+
+    conn.execute('DELETE FROM "Prospect" WHERE id = %s', ("c2",))
+    reconciliation = _check(pipeline, "prospects", "reconciliation")
+    assert not reconciliation.passed and reconciliation.metadata["unaccounted_rows"].value == 1
+
+    stale = _check(pipeline, "company_prospect_view", "view_matches_join")
+    assert not stale.passed
+
+
+def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    conn.execute(
+        """INSERT INTO "Company" (id, domain, "externalSource", "externalId", "updatedAt")
+           VALUES ('cbad', 'Mail.Acme.COM', 'test', 'x', now())"""
+    )
+    result = pipeline.full_refresh(expect_success=False)
+
+    assert not result.success
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized == {"customer_extract", "companies"}
+
+
+def test_a_domain_turned_personal_is_retired_not_blocking(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@globex.com", "Acme")])
+    pipeline.full_refresh()
+    pipeline.extra_personal_domains = ["acme.com"]
+
+    pipeline.full_refresh()
+
+    assert conn.execute('SELECT domain FROM "Company"').fetchall() == [("globex.com",)]
+    # ann@acme.com now follows the personal rule and joins the one company named "Acme".
+    linked = conn.execute(
+        'SELECT p.id, c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" ORDER BY 1'
+    ).fetchall()
+    assert linked == [("c1", "globex.com"), ("c2", "globex.com")]
