@@ -24,6 +24,8 @@ from restructure_pipeline.services.postgres import EmbeddedPostgres
 from restructure_pipeline.sources.drops import drop_partition_key
 
 DEMO_DROP_NAME = "demo_drop.csv"
+# Dagster logs every step event at DEBUG; the demo shows the pipeline's own INFO lines.
+_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def check_outcomes(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, bool]]:
@@ -87,7 +89,7 @@ def run_demo(rows: int, seed: int) -> int:
     keys = register_sources(instance, environment.drop_dir)
     print(f"Running full_refresh over {len(keys)} source partition(s)...", flush=True)
     full = defs.resolve_job_def("full_refresh").execute_in_process(
-        instance=instance, tags=full_refresh_tags(keys), raise_on_error=False
+        instance=instance, tags=full_refresh_tags(keys), run_config=_RUN_CONFIG, raise_on_error=False
     )
     outcomes = check_outcomes(full)
 
@@ -96,7 +98,7 @@ def run_demo(rows: int, seed: int) -> int:
     register_sources(instance, environment.drop_dir)
     print(f"Running ingest_drop for partition {key!r}...", flush=True)
     drop = defs.resolve_job_def("ingest_drop").execute_in_process(
-        instance=instance, partition_key=key, raise_on_error=False
+        instance=instance, partition_key=key, run_config=_RUN_CONFIG, raise_on_error=False
     )
     outcomes += check_outcomes(drop)
 

@@ -44,7 +44,9 @@ def prepare_local_environment(postgres: EmbeddedPostgres, *, reset_demo_database
     if reset_demo_database:
         postgres.drop_database(DEMO_DATABASE)
     database_url = postgres.ensure_database(DEMO_DATABASE)
-    dagster_pg_url = postgres.ensure_database(DAGSTER_DATABASE)
+    # dagster-postgres needs psycopg2's client-side binding (``NOTIFY run_events, %s``);
+    # SQLAlchemy 2.1 would otherwise pick psycopg 3 for a bare postgresql:// URL.
+    dagster_pg_url = postgres.ensure_database(DAGSTER_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)
     dagster_home = state_dir() / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")

@@ -1181,8 +1181,8 @@ def generate_drop(
     ``existing`` with the same ``externalSource``/``externalId``, a changed ``jobTitle`` and
     a changed location group (the person moved: address, city, state, country, zipCode);
     the rest are brand-new people (externalIds never used by the legacy stream, with the
-    same hard cases, some at companies not in ``existing``). A ``missing_external_id_fraction``
-    of the rows get a null/empty ``externalId`` (the ``missing_external_id`` quarantine case).
+    same hard cases, some at companies not in ``existing``). About ``missing_external_id_fraction``
+    of the new rows get a null/empty ``externalId`` (the ``missing_external_id`` quarantine case).
     ``with_truth`` adds ``_drop_action`` ("new"/"update") and ``_case``/``_company_domain``
     (carried over from ``existing`` when it has them). Deterministic for the same arguments;
     which rows are updated depends on the row order of ``existing``.
@@ -1233,7 +1233,10 @@ def generate_drop(
         pl.concat(parts, how="vertical").lazy().with_row_index("_pos"),
         {"_h": pl.col("_pos").cast(pl.UInt64) ^ _u64(key ^ 0xA5A5)},
     ).sort("_h")
-    without_id = _bits("_h", 0, 1_000_000) < _u64(round(missing_external_id_fraction * 1_000_000))
+    # Only new people lose their externalId: an update must stay recognisable as one.
+    without_id = (pl.col("_drop_action") == "new") & (
+        _bits("_h", 0, 1_000_000) < _u64(round(missing_external_id_fraction * 1_000_000))
+    )
     drop = (
         shuffled.with_columns(
             externalId=pl.when(without_id).then(_pick(_MISSING_FORMS, _bits("_h", 32, 4))).otherwise(pl.col("externalId"))

@@ -1,0 +1,60 @@
+"""The README's first command, ``restructure-pipeline demo``, on its own embedded services."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from restructure_pipeline.cli import main
+from restructure_pipeline.local_setup import DEMO_DATABASE
+from restructure_pipeline.services.postgres import EmbeddedPostgres, free_port
+
+
+@pytest.fixture
+def local_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    state = Path(tempfile.mkdtemp(prefix="restructure-state-"))
+    state.chmod(0o755)
+    monkeypatch.setenv("RESTRUCTURE_STATE_DIR", str(state))
+    monkeypatch.setenv("RESTRUCTURE_PG_PORT", str(free_port()))
+    for name in ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_PG_URL", "RESTRUCTURE_DROP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield state
+    finally:
+        EmbeddedPostgres.default().stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_demo_runs_the_whole_graph_and_reports(local_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--rows", "800"]) == 0
+
+    output = capsys.readouterr().out
+    assert "Checks:" in output and " 0 failed" in output
+    postgres = EmbeddedPostgres.default()
+    with psycopg.connect(postgres.url(DEMO_DATABASE)) as conn:
+        prospects = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
+        quarantined = conn.execute("SELECT count(*) FROM restructure.customer_quarantine").fetchone()[0]
+        legacy = conn.execute('SELECT count(*) FROM "Customer"').fetchone()[0]
+    assert legacy == 800 and prospects > 0 and quarantined > 0
+    assert f"Prospects:           {prospects}" in output
+    # The runs were recorded in the Postgres-backed Dagster instance under the state folder.
+    instance = dg.DagsterInstance.from_config(str(local_state / "dagster_home"))
+    jobs = sorted(run.job_name for run in instance.get_runs())
+    assert jobs == ["full_refresh", "ingest_drop"]
+
+
+def test_services_up_status_down(local_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["services", "up"]) == 0
+    up = capsys.readouterr().out
+    assert "export DATABASE_URL='postgresql://postgres:***@127.0.0.1:" in up
+    assert main(["services", "status"]) == 0
+    assert "Postgres: running" in capsys.readouterr().out
+    assert main(["services", "down"]) == 0
+    assert main(["services", "status"]) == 0
+    assert "Postgres: stopped" in capsys.readouterr().out
