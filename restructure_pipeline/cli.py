@@ -8,24 +8,47 @@ import sys
 import time
 from collections.abc import Sequence
 
+from restructure_pipeline.services.opensearch import LocalOpenSearch, LocalOpenSearchError
 from restructure_pipeline.services.postgres import EmbeddedPostgres, EmbeddedPostgresError, redact_url
 
 
-def _services(args: argparse.Namespace) -> int:
+def _postgres_service(action: str, show_secrets: bool) -> None:
     postgres = EmbeddedPostgres.default()
-    if args.action == "up":
+    if action == "up":
         url = postgres.start()
         print(f"Postgres is up on 127.0.0.1:{postgres.port} (data in {postgres.data_dir})")
-        print(f"export DATABASE_URL='{postgres.url('postgres') if args.show_secrets else redact_url(url)}'")
-        if not args.show_secrets:
+        print(f"export DATABASE_URL='{url if show_secrets else redact_url(url)}'")
+        if not show_secrets:
             print("(password hidden: `restructure-pipeline env` prints the full variables)")
-    elif args.action == "down":
+    elif action == "down":
         postgres.stop()
         print("Postgres is stopped (its data is kept).")
     else:
         status = postgres.status()
         state = f"running, pid {status.pid}, port {status.port}" if status.running else "stopped"
         print(f"Postgres: {state} (data in {status.data_dir})")
+
+
+def _opensearch_service(action: str) -> None:
+    opensearch = LocalOpenSearch.default()
+    if action == "up":
+        url = opensearch.start()
+        print(f"OpenSearch is up (data in {opensearch.home})")
+        print(f"export OPENSEARCH_URL='{url}'")
+    elif action == "down":
+        opensearch.stop()
+        print("OpenSearch is stopped (its data is kept).")
+    else:
+        status = opensearch.status()
+        state = f"running, pid {status.pid}, port {status.port}" if status.running else "stopped"
+        print(f"OpenSearch: {state} (home {status.home})")
+
+
+def _services(args: argparse.Namespace) -> int:
+    if args.only in (None, "postgres"):
+        _postgres_service(args.action, args.show_secrets)
+    if args.only in (None, "opensearch"):
+        _opensearch_service(args.action)
     return 0
 
 
@@ -60,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="restructure-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    services = commands.add_parser("services", help="start, stop or inspect the embedded Postgres")
+    services = commands.add_parser("services", help="start, stop or inspect the embedded Postgres and OpenSearch")
     services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument("--only", choices=["postgres", "opensearch"], help="act on one service only")
     services.add_argument("--show-secrets", action="store_true", help="print DATABASE_URL with its password")
     services.set_defaults(handler=_services)
 
@@ -84,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         code = args.handler(args)
-    except EmbeddedPostgresError as error:
+    except (EmbeddedPostgresError, LocalOpenSearchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "demo":

@@ -25,7 +25,7 @@ case                             share   what the row looks like
 corporate                        ~66%    ``first.last@acmesystems.com``; company data may
                                          conflict with other rows of the same domain
 corporate_subdomain              5%      ``x@mail.acmesystems.com``, ``x@eu.sales...``
-corporate_messy_email            3%      ``"  Mailto:<John@ACMESYSTEMS.COM> "``, ``<..>``
+corporate_messy_email            3%      ``"  Mailto:<jo.doe@ACMESYSTEMS.COM> "``, ``<..>``
 corporate_idn_unicode / _ascii   <1%     ``bücher.de`` vs ``xn--bcher-kva.de`` (same company)
 corporate_sister_domain          <1%     company 2 also mails from ``<slug>.co.uk``: its
                                          name then exists at two domains
@@ -272,16 +272,6 @@ def _base36_8(column: str) -> list[pl.Expr]:
 _DIGITS_2 = _series([f"{n:02d}" for n in range(100)])
 _DIGITS_3 = _series([f"{n:03d}" for n in range(1000)])
 _DIGITS_4 = _series([f"{n:04d}" for n in range(10_000)])
-
-
-def _when_chain(selector: pl.Expr, branches: Sequence[pl.Expr], default: pl.Expr) -> pl.Expr:
-    """``branches[k]`` where ``selector == k``, else ``default``."""
-    expr = pl.when(selector == 0).then(branches[0])
-    for k, branch in enumerate(branches[1:], start=1):
-        expr = expr.when(selector == k).then(branch)
-    return expr.otherwise(default)
-
-
 _NULL = pl.lit(None, pl.String)
 
 
@@ -502,7 +492,8 @@ _LAST = (
     "Kowalski", "Novák", "Ivanov", "Silva", "Santos", "Costa", "Murphy", "Kelly", "Byrne",
     "MacDonald", "Fitzgerald", "St. John", "Østergaard",
 )  # fmt: skip
-assert len(_MALE_FIRST) == len(_FEMALE_FIRST)  # person index = gender * 32 + name
+if len(_MALE_FIRST) != len(_FEMALE_FIRST):  # person index = gender * 32 + name
+    raise RuntimeError("first-name lists must have the same length")
 _FIRST_NAMES = _series(_MALE_FIRST + _FEMALE_FIRST)
 _FIRST_SLUG = _series([_ascii_slug(n) for n in _MALE_FIRST + _FEMALE_FIRST])
 _FIRST_INITIAL = _series([_ascii_slug(n)[0] for n in _MALE_FIRST + _FEMALE_FIRST])
@@ -1100,7 +1091,7 @@ def _customers_lazy(rows: int, seed: int, offset: int) -> pl.LazyFrame:
         jobTitleLevel=pl.when(_bits("r5", 32, 100) < 5).then(_NULL).otherwise(_pick(_LEVELS_S, level)),
         department=pl.when(_bits("r5", 40, 100) < 5).then(_NULL).otherwise(_pick(_DEPARTMENTS_S, dept_i)),
         jobTitleLink=pl.when(_bits("r5", 48, 100) < 60).then(_NULL).otherwise(job_link),
-        phone=pl.when(_bits("r7", 57, 100) < 15).then(_NULL).otherwise(phone),
+        phone=pl.when(_bits("r7", 57, 128) < 19).then(_NULL).otherwise(phone),  # 7 bits left: ~15%
         mobilePhone=pl.when(_bits("r7", 0, 100) < 55).then(_NULL).otherwise(mobile),
         industry=industry,
         minEmployeeSize=_pick(_SIZE_MIN, bucket),

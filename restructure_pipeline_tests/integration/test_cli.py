@@ -49,12 +49,20 @@ def test_demo_runs_the_whole_graph_and_reports(local_state: Path, capsys: pytest
     assert jobs == ["full_refresh", "ingest_drop"]
 
 
-def test_services_up_status_down(local_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["services", "up"]) == 0
-    up = capsys.readouterr().out
-    assert "export DATABASE_URL='postgresql://postgres:***@127.0.0.1:" in up
+def test_services_up_status_down(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RESTRUCTURE_OPENSEARCH_PORT", str(free_port()))
+    try:
+        assert main(["services", "up"]) == 0
+        up = capsys.readouterr().out
+        assert "export DATABASE_URL='postgresql://postgres:***@127.0.0.1:" in up
+        assert "export OPENSEARCH_URL='http://127.0.0.1:" in up
+        assert main(["services", "status"]) == 0
+        status = capsys.readouterr().out
+        assert "Postgres: running" in status and "OpenSearch: running" in status
+    finally:
+        assert main(["services", "down"]) == 0
     assert main(["services", "status"]) == 0
-    assert "Postgres: running" in capsys.readouterr().out
-    assert main(["services", "down"]) == 0
-    assert main(["services", "status"]) == 0
-    assert "Postgres: stopped" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert "Postgres: stopped" in status and "OpenSearch: stopped" in status
