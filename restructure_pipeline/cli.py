@@ -55,9 +55,45 @@ def _services(args: argparse.Namespace) -> int:
 def _env(_: argparse.Namespace) -> int:
     from restructure_pipeline.local_setup import prepare_local_environment
 
-    environment = prepare_local_environment(EmbeddedPostgres.default())
+    environment = prepare_local_environment(EmbeddedPostgres.default(), LocalOpenSearch.default())
     for name, value in environment.variables().items():
         print(f"export {name}='{value}'")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    import json
+
+    from restructure_pipeline.resources import opensearch_from_environment
+    from restructure_pipeline.search_index.queries import SearchRequest, format_hits
+    from restructure_pipeline.search_index.search import run_search
+
+    request = SearchRequest(
+        text=" ".join(args.text) or None, industry=args.industry, country=args.country, state=args.state,
+        city=args.city, job_title_level=args.level, department=args.department,
+        min_employees=args.min_employees, max_employees=args.max_employees,
+        min_revenue=args.min_revenue, max_revenue=args.max_revenue, domain=args.domain, size=args.size,
+    )
+    if not os.environ.get("OPENSEARCH_URL"):
+        opensearch = LocalOpenSearch.default()
+        if not opensearch.status().running:
+            print("error: set OPENSEARCH_URL, or start the local node with `restructure-pipeline services up`",
+                  file=sys.stderr)
+            return 2
+        os.environ["OPENSEARCH_URL"] = opensearch.url
+    resource = opensearch_from_environment()
+    results = run_search(resource.client(), request, prefix=resource.index_prefix)
+    if args.json:
+        print(json.dumps(
+            {result.kind: {"alias": result.alias, "total": result.total,
+                           "hits": [{"id": hit["_id"], **hit["_source"]} for hit in result.hits]}
+             for result in results},
+            indent=2, default=str,
+        ))
+        return 0
+    for result in results:
+        print(f"{result.total} match(es) in {result.alias}:")
+        print(format_hits(result.hits, kind=result.kind) or "  (none)")
     return 0
 
 
@@ -71,7 +107,7 @@ def _ui(args: argparse.Namespace) -> int:
     from restructure_pipeline.local_setup import prepare_local_environment
     from restructure_pipeline.settings import PROJECT_ROOT
 
-    environment = prepare_local_environment(EmbeddedPostgres.default())
+    environment = prepare_local_environment(EmbeddedPostgres.default(), LocalOpenSearch.default())
     environment.apply()
     command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
@@ -96,6 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=5000, help="legacy Customer rows to generate (default 5000)")
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=_demo)
+
+    search = commands.add_parser("search", help="search people and companies in the OpenSearch aliases")
+    search.add_argument("text", nargs="*", help="free text: person names, job titles, company names (typos ok)")
+    search.add_argument("--industry")
+    search.add_argument("--country")
+    search.add_argument("--state")
+    search.add_argument("--city")
+    search.add_argument("--level", help="job title level, e.g. C-Level, Director")
+    search.add_argument("--department")
+    search.add_argument("--min-employees", type=int)
+    search.add_argument("--max-employees", type=int)
+    search.add_argument("--min-revenue", type=int)
+    search.add_argument("--max-revenue", type=int)
+    search.add_argument("--domain", help="a company by its domain (an email or URL works too)")
+    search.add_argument("--size", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(handler=_search)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the embedded setup")
     ui.add_argument("--port", type=int, default=3000)

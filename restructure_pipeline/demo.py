@@ -1,8 +1,9 @@
 """The end-to-end demo on the embedded setup: sample legacy data, a drop, the whole graph.
 
 Resets the demo database, generates a ``"Customer"`` table with the hard cases of the
-identity rules, runs ``full_refresh`` over it, then ingests one CSV drop as its own
-partition, and prints what came out (companies, prospects, quarantine, checks).
+identity rules, runs ``full_refresh`` over it (Postgres and the three OpenSearch indices),
+then ingests one CSV drop as its own partition, prints what came out (companies,
+prospects, quarantine, checks) and runs a sample search.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from restructure_pipeline.sample_data import (
     load_customers,
     write_drop_csv,
 )
+from restructure_pipeline.services.opensearch import LocalOpenSearch
 from restructure_pipeline.services.postgres import EmbeddedPostgres
 from restructure_pipeline.sources.drops import drop_partition_key
 
@@ -70,8 +72,20 @@ def _print_summary(database_url: str, outcomes: list[tuple[str, str, bool]]) -> 
             print(f"  FAILED {asset}.{check}")
 
 
+def _print_sample_search(opensearch_url: str) -> None:
+    from restructure_pipeline.resources import OpenSearchResource
+    from restructure_pipeline.search_index.queries import SearchRequest, format_hits
+    from restructure_pipeline.search_index.search import run_search
+
+    request = SearchRequest(text="acme", size=3)
+    print('\nSample search: restructure-pipeline search acme --size 3')
+    for result in run_search(OpenSearchResource(url=opensearch_url).client(), request):
+        print(f"{result.total} match(es) in {result.alias}:")
+        print(format_hits(result.hits, kind=result.kind))
+
+
 def run_demo(rows: int, seed: int) -> int:
-    environment = prepare_local_environment(EmbeddedPostgres.default(), reset_demo_database=True)
+    environment = prepare_local_environment(EmbeddedPostgres.default(), LocalOpenSearch.default(), reset_demo_database=True)
     environment.apply()
     print(f"Generating {rows} legacy Customer rows...", flush=True)
     legacy = generate_customers(rows, seed=seed)
@@ -103,6 +117,7 @@ def run_demo(rows: int, seed: int) -> int:
     outcomes += check_outcomes(drop)
 
     _print_summary(environment.database_url, outcomes)
+    _print_sample_search(environment.opensearch_url)
     ok = full.success and drop.success and all(passed for *_, passed in outcomes)
     print(f"\nDagster runs are stored in {environment.dagster_home}; open them with `restructure-pipeline ui`.")
     return 0 if ok else 1

@@ -11,8 +11,17 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from restructure_pipeline.services.opensearch import LocalOpenSearch
 from restructure_pipeline.services.postgres import EmbeddedPostgres
-from restructure_pipeline.settings import DATABASE_URL_ENV, DROP_DIR_ENV, PROJECT_ROOT, drop_dir, state_dir
+from restructure_pipeline.settings import (
+    DATABASE_URL_ENV,
+    DROP_DIR_ENV,
+    OPENSEARCH_REPLICAS_ENV,
+    OPENSEARCH_URL_ENV,
+    PROJECT_ROOT,
+    drop_dir,
+    state_dir,
+)
 
 DEMO_DATABASE = "restructure_demo"
 DAGSTER_DATABASE = "dagster"
@@ -22,6 +31,7 @@ DAGSTER_PG_URL_ENV = "DAGSTER_PG_URL"
 @dataclass(frozen=True)
 class LocalEnvironment:
     database_url: str
+    opensearch_url: str
     dagster_pg_url: str
     dagster_home: Path
     drop_dir: Path
@@ -29,6 +39,8 @@ class LocalEnvironment:
     def variables(self) -> dict[str, str]:
         return {
             DATABASE_URL_ENV: self.database_url,
+            OPENSEARCH_URL_ENV: self.opensearch_url,
+            OPENSEARCH_REPLICAS_ENV: "0",  # a single local node has nowhere to put replicas
             DAGSTER_PG_URL_ENV: self.dagster_pg_url,
             "DAGSTER_HOME": str(self.dagster_home),
             DROP_DIR_ENV: str(self.drop_dir),
@@ -38,9 +50,12 @@ class LocalEnvironment:
         os.environ.update(self.variables())
 
 
-def prepare_local_environment(postgres: EmbeddedPostgres, *, reset_demo_database: bool = False) -> LocalEnvironment:
-    """Start the embedded Postgres, create the demo and Dagster databases, lay out ``DAGSTER_HOME``."""
+def prepare_local_environment(
+    postgres: EmbeddedPostgres, opensearch: LocalOpenSearch, *, reset_demo_database: bool = False
+) -> LocalEnvironment:
+    """Start both services, create the demo and Dagster databases, lay out ``DAGSTER_HOME``."""
     postgres.start()
+    opensearch_url = opensearch.start()
     if reset_demo_database:
         postgres.drop_database(DEMO_DATABASE)
     database_url = postgres.ensure_database(DEMO_DATABASE)
@@ -52,4 +67,4 @@ def prepare_local_environment(postgres: EmbeddedPostgres, *, reset_demo_database
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     drops = drop_dir()
     drops.mkdir(parents=True, exist_ok=True)
-    return LocalEnvironment(database_url, dagster_pg_url, dagster_home, drops)
+    return LocalEnvironment(database_url, opensearch_url, dagster_pg_url, dagster_home, drops)

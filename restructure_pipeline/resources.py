@@ -6,15 +6,26 @@ name, never the secret, and tests swap the URL without touching code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import psycopg
+from opensearchpy import OpenSearch
 
 from restructure_pipeline.identity import DomainLists
-from restructure_pipeline.settings import DATABASE_URL_ENV, drop_dir
+from restructure_pipeline.settings import (
+    DATABASE_URL_ENV,
+    OPENSEARCH_INDEX_PREFIX_ENV,
+    OPENSEARCH_PASSWORD_ENV,
+    OPENSEARCH_REPLICAS_ENV,
+    OPENSEARCH_URL_ENV,
+    OPENSEARCH_USER_ENV,
+    OPENSEARCH_VERIFY_CERTS_ENV,
+    drop_dir,
+)
 
 APPLICATION_NAME = "restructure_pipeline"
 
@@ -35,6 +46,40 @@ class PostgresResource(dg.ConfigurableResource):
             yield conn
 
 
+class OpenSearchResource(dg.ConfigurableResource):
+    """The search cluster holding the three aliases (``companies``, ``prospects``, ``company_prospect_view``)."""
+
+    url: str
+    user: str = ""
+    password: str = ""
+    verify_certs: bool = True
+    ca_certs: str = ""
+    timeout_seconds: float = 60.0
+    index_prefix: str = ""
+    replicas: int = 1  # restored on a rebuilt index once it is loaded (loading runs with none)
+    bulk_chunk_docs: int = 2_000
+    bulk_max_attempts: int = 8
+    bulk_initial_backoff_seconds: float = 0.5
+    bulk_max_backoff_seconds: float = 30.0
+
+    def client(self) -> OpenSearch:
+        """A client with certificate verification as configured; credentials only from config."""
+        options: dict[str, object] = {
+            "hosts": [self.url],
+            "timeout": self.timeout_seconds,
+            "verify_certs": self.verify_certs,
+            "ssl_show_warn": self.verify_certs,
+            # Bulk loading retries 429/503 itself, with backoff; other calls fail fast.
+            "max_retries": 0,
+            "retry_on_timeout": False,
+        }
+        if self.user:
+            options["http_auth"] = (self.user, self.password)
+        if self.ca_certs:
+            options["ca_certs"] = self.ca_certs
+        return OpenSearch(**options)
+
+
 class PipelineSettings(dg.ConfigurableResource):
     """Rules and knobs a deployment may change without touching code."""
 
@@ -53,6 +98,36 @@ class PipelineSettings(dg.ConfigurableResource):
         )
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def opensearch_from_environment() -> OpenSearchResource:
+    """The OpenSearch resource with values read now (for the CLI, outside Dagster)."""
+    return OpenSearchResource(
+        url=os.environ[OPENSEARCH_URL_ENV],
+        user=os.environ.get(OPENSEARCH_USER_ENV, ""),
+        password=os.environ.get(OPENSEARCH_PASSWORD_ENV, ""),
+        verify_certs=_env_flag(OPENSEARCH_VERIFY_CERTS_ENV, True),
+        index_prefix=os.environ.get(OPENSEARCH_INDEX_PREFIX_ENV, ""),
+    )
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources configured from the environment, as the code location uses them."""
-    return {"postgres": PostgresResource(database_url=dg.EnvVar(DATABASE_URL_ENV)), "settings": PipelineSettings()}
+    """Resources configured from the environment, as the code location uses them.
+
+    Secrets stay ``EnvVar``s: Dagster resolves them at run time and shows only their names.
+    """
+    return {
+        "postgres": PostgresResource(database_url=dg.EnvVar(DATABASE_URL_ENV)),
+        "opensearch": OpenSearchResource(
+            url=dg.EnvVar(OPENSEARCH_URL_ENV),
+            user=os.environ.get(OPENSEARCH_USER_ENV, ""),
+            password=dg.EnvVar(OPENSEARCH_PASSWORD_ENV) if os.environ.get(OPENSEARCH_PASSWORD_ENV) else "",
+            verify_certs=_env_flag(OPENSEARCH_VERIFY_CERTS_ENV, True),
+            index_prefix=os.environ.get(OPENSEARCH_INDEX_PREFIX_ENV, ""),
+            replicas=int(os.environ.get(OPENSEARCH_REPLICAS_ENV, "1")),
+        ),
+        "settings": PipelineSettings(),
+    }

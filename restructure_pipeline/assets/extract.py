@@ -117,7 +117,7 @@ def customer_extract(
         )
         legacy_rows = count_legacy_rows(conn) if legacy_table_exists(conn) else None
     total = sum(per_source.values())
-    metadata: dict[str, dg.RawMetadataValue] = {
+    metadata: dict[str, object] = {
         "dagster/row_count": total,
         "rows_read": sum(result.rows for result in staged),
         "rows_new_or_changed": sum(result.changed for result in staged),

@@ -7,23 +7,29 @@ import dagster as dg
 from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.assets.prospects import prospects
+from restructure_pipeline.assets.search_index import SEARCH_INDEX_ASSETS
 from restructure_pipeline.assets.view import company_prospect_view
 from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
 
-POSTGRES_ASSETS = dg.AssetSelection.assets(customer_extract, companies, prospects, company_prospect_view)
+PIPELINE_ASSETS = dg.AssetSelection.assets(
+    customer_extract, companies, prospects, company_prospect_view, *SEARCH_INDEX_ASSETS
+)
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
-    selection=POSTGRES_ASSETS,
+    selection=PIPELINE_ASSETS,
     tags={REFRESH_TAG: FULL_REFRESH},
     description=(
-        "Stage the legacy table and every drop (run it over all partitions), then recompute every company, "
-        "prospect and the view."
+        "Stage the legacy table and every drop (run it over all partitions), recompute every company, "
+        "prospect and the view, and rebuild the three OpenSearch indices behind their aliases."
     ),
 )
 
 ingest_drop = dg.define_asset_job(
     "ingest_drop",
-    selection=POSTGRES_ASSETS,
-    description="Stage one drop (or a few, as a single-run backfill) and recompute only what it touched.",
+    selection=PIPELINE_ASSETS,
+    description=(
+        "Stage one drop (or a few, as a single-run backfill), recompute only what it touched, and update "
+        "the live OpenSearch indices in place."
+    ),
 )

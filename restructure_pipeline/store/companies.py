@@ -59,15 +59,20 @@ ORDER BY n.domain
 
 _CREATE_NEW_IDS = "CREATE TEMP TABLE new_company_id (domain TEXT PRIMARY KEY, id TEXT NOT NULL) ON COMMIT DROP"
 
+# Inserted and changed companies are recorded in the search outbox in the same statement.
 _UPSERT = """
-INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
-SELECT coalesce(c.id, fresh.id), n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt",
-       now() AT TIME ZONE 'UTC'
-FROM company_next n
-LEFT JOIN "Company" c ON c.domain = n.domain
-LEFT JOIN new_company_id fresh ON fresh.domain = n.domain
-ON CONFLICT (domain) DO UPDATE SET {assignments}, "updatedAt" = EXCLUDED."updatedAt"
-WHERE ({current}) IS DISTINCT FROM ({excluded})
+WITH written AS (
+    INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
+    SELECT coalesce(c.id, fresh.id), n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt",
+           now() AT TIME ZONE 'UTC'
+    FROM company_next n
+    LEFT JOIN "Company" c ON c.domain = n.domain
+    LEFT JOIN new_company_id fresh ON fresh.domain = n.domain
+    ON CONFLICT (domain) DO UPDATE SET {assignments}, "updatedAt" = EXCLUDED."updatedAt"
+    WHERE ({current}) IS DISTINCT FROM ({excluded})
+    RETURNING id
+)
+INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'company', id FROM written
 """
 
 

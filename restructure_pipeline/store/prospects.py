@@ -89,6 +89,7 @@ WHERE n.id IS NULL AND n."externalSource" = fresh."externalSource" AND n."extern
 """
 
 _DELETE_RETIRED = """
+WITH deleted AS (
 DELETE FROM "Prospect" p
 WHERE (
         EXISTS (SELECT 1 FROM restructure.pending_key k
@@ -100,17 +101,27 @@ WHERE (
   )
   AND NOT EXISTS (SELECT 1 FROM prospect_next n
                   WHERE n."externalSource" = p."externalSource" AND n."externalId" = p."externalId")
+RETURNING p.id
+)
+INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'prospect', id FROM deleted
 """
 
 _UPSERT = """
-INSERT INTO "Prospect" (id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt")
-SELECT id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt" FROM prospect_next
-ON CONFLICT ("externalSource", "externalId") DO UPDATE
-SET {assignments}, "updatedAt" = now() AT TIME ZONE 'UTC'
-WHERE ({current}) IS DISTINCT FROM ({excluded})
+WITH written AS (
+    INSERT INTO "Prospect" (id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt")
+    SELECT id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt" FROM prospect_next
+    ON CONFLICT ("externalSource", "externalId") DO UPDATE
+    SET {assignments}, "updatedAt" = now() AT TIME ZONE 'UTC'
+    WHERE ({current}) IS DISTINCT FROM ({excluded})
+    RETURNING id
+)
+INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'prospect', id FROM written
 """
 
-_DELETE_STALE_COMPANIES = 'DELETE FROM "Company" c USING stale_company st WHERE c.id = st.id'
+_DELETE_STALE_COMPANIES = """
+WITH deleted AS (DELETE FROM "Company" c USING stale_company st WHERE c.id = st.id RETURNING c.id)
+INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'company', id FROM deleted
+"""
 
 _QUARANTINE_NEXT = """
 CREATE TEMP TABLE quarantine_next ON COMMIT DROP AS

@@ -18,7 +18,8 @@ import pytest
 
 from restructure_pipeline.automation.launch import full_refresh_tags, register_sources
 from restructure_pipeline.definitions import build_definitions
-from restructure_pipeline.resources import PipelineSettings, PostgresResource
+from restructure_pipeline.resources import OpenSearchResource, PipelineSettings, PostgresResource
+from restructure_pipeline.services.opensearch import LocalOpenSearch
 from restructure_pipeline.services.postgres import EmbeddedPostgres, free_port
 
 _database_numbers = itertools.count(1)
@@ -36,6 +37,28 @@ def embedded_postgres() -> Iterator[EmbeddedPostgres]:
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def opensearch_node() -> Iterator[LocalOpenSearch]:
+    # The home must be traversable by the node's unprivileged account (we may be root).
+    home = Path(tempfile.mkdtemp(prefix="restructure-os-"))
+    home.chmod(0o755)
+    node = LocalOpenSearch(home / "node", port=free_port())
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def opensearch(opensearch_node: LocalOpenSearch) -> OpenSearchResource:
+    """The node, with an index prefix of the test's own so tests never see each other's aliases."""
+    return OpenSearchResource(
+        url=opensearch_node.url, index_prefix=f"t{next(_database_numbers)}_", replicas=0, bulk_chunk_docs=500
+    )
 
 
 @pytest.fixture
@@ -58,6 +81,7 @@ class PipelineRunner:
 
     database_url: str
     drop_dir: Path
+    opensearch: OpenSearchResource
     instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
     extra_personal_domains: list[str] = field(default_factory=list)
 
@@ -66,6 +90,7 @@ class PipelineRunner:
         return build_definitions(
             {
                 "postgres": PostgresResource(database_url=self.database_url),
+                "opensearch": self.opensearch,
                 "settings": PipelineSettings(
                     drop_dir=str(self.drop_dir), chunk_rows=700, extra_personal_domains=self.extra_personal_domains
                 ),
@@ -112,5 +137,5 @@ def drop_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pipeline(database_url: str, drop_dir: Path) -> PipelineRunner:
-    return PipelineRunner(database_url=database_url, drop_dir=drop_dir)
+def pipeline(database_url: str, drop_dir: Path, opensearch: OpenSearchResource) -> PipelineRunner:
+    return PipelineRunner(database_url=database_url, drop_dir=drop_dir, opensearch=opensearch)

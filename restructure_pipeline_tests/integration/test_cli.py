@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from restructure_pipeline.cli import main
 from restructure_pipeline.local_setup import DEMO_DATABASE
+from restructure_pipeline.services.opensearch import LocalOpenSearch
 from restructure_pipeline.services.postgres import EmbeddedPostgres, free_port
 
 
@@ -22,12 +24,15 @@ def local_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     state.chmod(0o755)
     monkeypatch.setenv("RESTRUCTURE_STATE_DIR", str(state))
     monkeypatch.setenv("RESTRUCTURE_PG_PORT", str(free_port()))
-    for name in ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_PG_URL", "RESTRUCTURE_DROP_DIR"):
+    monkeypatch.setenv("RESTRUCTURE_OPENSEARCH_PORT", str(free_port()))
+    for name in ("DATABASE_URL", "DAGSTER_HOME", "DAGSTER_PG_URL", "RESTRUCTURE_DROP_DIR", "OPENSEARCH_URL",
+                 "OPENSEARCH_INDEX_PREFIX", "OPENSEARCH_REPLICAS"):
         monkeypatch.delenv(name, raising=False)
     try:
         yield state
     finally:
         EmbeddedPostgres.default().stop()
+        LocalOpenSearch.default().stop()
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -47,12 +52,14 @@ def test_demo_runs_the_whole_graph_and_reports(local_state: Path, capsys: pytest
     instance = dg.DagsterInstance.from_config(str(local_state / "dagster_home"))
     jobs = sorted(run.job_name for run in instance.get_runs())
     assert jobs == ["full_refresh", "ingest_drop"]
+    assert "Sample search: restructure-pipeline search acme" in output
+
+    assert main(["search", "acme", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["view"]["total"] > 0
 
 
-def test_services_up_status_down(
-    local_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("RESTRUCTURE_OPENSEARCH_PORT", str(free_port()))
+def test_services_up_status_down(local_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     try:
         assert main(["services", "up"]) == 0
         up = capsys.readouterr().out

@@ -36,9 +36,16 @@ def test_graph_is_extract_companies_prospects_view_with_blocking_checks() -> Non
         "companies": ["customer_extract"],
         "prospects": ["companies"],
         "company_prospect_view": ["prospects"],
+        "opensearch_companies": ["company_prospect_view"],
+        "opensearch_prospects": ["company_prospect_view"],
+        "opensearch_company_prospect_view": ["company_prospect_view"],
     }
-    checks = [graph.get_check_spec(key) for key in graph.asset_check_keys]
-    assert len(checks) == 8 and all(spec.blocking for spec in checks)
+    checks = {key.to_user_string(): graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert len(checks) == 20
+    postgres_checks = [spec for key, spec in checks.items() if not key.startswith("opensearch_")]
+    assert len(postgres_checks) == 8 and all(spec.blocking for spec in postgres_checks)
+    assert checks["opensearch_prospects:count_matches_postgres"].blocking
+    assert checks["opensearch_prospects:alias_on_exactly_one_index"].blocking
     assert {job.name for job in defs.jobs} >= {"full_refresh", "ingest_drop"}
     full = defs.resolve_job_def("full_refresh")
     assert full.tags["restructure/refresh"] == "full"

@@ -1,0 +1,163 @@
+"""``opensearch_companies``, ``opensearch_prospects``, ``opensearch_company_prospect_view``.
+
+``full_refresh`` rebuilds each alias on a new versioned index from one Postgres snapshot
+and swaps it in atomically; ``ingest_drop`` applies the outbox (what the company and
+prospect steps changed since the index's last sync) to the live index instead.
+"""
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import dagster as dg
+import psycopg
+
+from restructure_pipeline.assets.metadata import markdown_table
+from restructure_pipeline.assets.view import company_prospect_view
+from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.resources import OpenSearchResource, PostgresResource
+from restructure_pipeline.schema import apply_migrations
+from restructure_pipeline.search_index.bulk import BulkPolicy
+from restructure_pipeline.search_index.documents import to_document
+from restructure_pipeline.search_index.indices import apply_changes, ids_matching, live_indices, rebuild_index
+from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS, IndexDefinition
+from restructure_pipeline.search_index.naming import alias_name, validate_prefix
+from restructure_pipeline.store import search_sync
+
+_STREAM_ROWS = 5_000
+
+
+def bulk_policy(opensearch: OpenSearchResource) -> BulkPolicy:
+    return BulkPolicy(
+        chunk_docs=opensearch.bulk_chunk_docs,
+        max_attempts=opensearch.bulk_max_attempts,
+        initial_backoff_seconds=opensearch.bulk_initial_backoff_seconds,
+        max_backoff_seconds=opensearch.bulk_max_backoff_seconds,
+    )
+
+
+def _documents(definition: IndexDefinition, rows: Iterable[dict]) -> Iterable[tuple[str, dict]]:
+    return (to_document(definition, row) for row in rows)
+
+
+def _rebuild(
+    context: dg.AssetExecutionContext, definition: IndexDefinition, alias: str,
+    postgres: PostgresResource, opensearch: OpenSearchResource,
+) -> dict[str, object]:
+    client = opensearch.client()
+    with postgres.connect() as conn, search_sync.snapshot(conn):
+        position = search_sync.outbox_position(conn)
+        expected = search_sync.count_rows(conn, definition.logical_name)
+        result = rebuild_index(
+            client, definition, alias,
+            _documents(definition, search_sync.iter_rows(conn, definition.logical_name, _STREAM_ROWS)),
+            expected, policy=bulk_policy(opensearch), replicas=opensearch.replicas,
+            now=datetime.now(UTC), token=context.run.run_id[:8],
+        )
+    with postgres.connect() as conn:
+        search_sync.save_sync_state(conn, alias, result.index, position)
+    context.log.info(f"Rebuilt {alias} on {result.index} ({result.documents} documents); deleted {result.deleted}")
+    return {
+        "mode": "rebuild",
+        "live_index": result.index,
+        "previous_index": ", ".join(result.previous) or "none",
+        "deleted_indices": ", ".join(result.deleted) or "none",
+        "documents_indexed": result.bulk.succeeded,
+        "bulk_chunks": result.bulk.chunks,
+        "bulk_retries": result.bulk.retries,
+        "docs_per_second": round(result.documents / result.seconds, 1) if result.seconds else 0.0,
+    }
+
+
+def _changes(
+    conn: psycopg.Connection, client, definition: IndexDefinition, alias: str, companies: list[str], prospects: list[str]
+) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Documents to upsert and ids to delete so the live index matches Postgres for these entities."""
+    name = definition.logical_name
+    if name in ("companies", "prospects"):
+        ids = companies if name == "companies" else prospects
+        rows = search_sync.rows_by_id(conn, name, ids)
+        present = {row["id"] for row in rows}
+        return list(_documents(definition, rows)), sorted(set(ids) - present)
+    # The view: every row of each touched company, including a prospect's previous company.
+    previous_companies = ids_matching(client, alias, "prospect_id", prospects) if prospects else set()
+    previous_company_ids = set()
+    if previous_companies:
+        for hit in client.mget(index=alias, body={"ids": sorted(previous_companies)}, _source=["company_id"])["docs"]:
+            if hit.get("found"):
+                previous_company_ids.add(hit["_source"]["company_id"])
+    touched = sorted(set(companies) | set(search_sync.companies_of_prospects(conn, prospects)) | previous_company_ids)
+    rows = search_sync.view_rows_of_companies(conn, touched)
+    documents = list(_documents(definition, rows))
+    wanted = {doc_id for doc_id, _ in documents}
+    indexed = ids_matching(client, alias, "company_id", touched) if touched else set()
+    stale = (indexed | previous_companies | set(prospects)) - wanted
+    return documents, sorted(stale)
+
+
+def _apply_outbox(
+    context: dg.AssetExecutionContext, definition: IndexDefinition, alias: str,
+    postgres: PostgresResource, opensearch: OpenSearchResource, state: search_sync.SyncState,
+) -> dict[str, object]:
+    client = opensearch.client()
+    with postgres.connect() as conn, search_sync.snapshot(conn):
+        position = search_sync.outbox_position(conn)
+        companies, prospects = search_sync.changed_ids(conn, state.synced_seq, position)
+        upserts, deletes = _changes(conn, client, definition, alias, companies, prospects)
+    stats = apply_changes(client, alias, upserts, deletes, bulk_policy(opensearch))
+    with postgres.connect() as conn:
+        search_sync.save_sync_state(conn, alias, live_indices(client, alias)[0], position)
+    context.log.info(f"Updated {alias}: {len(upserts)} upserted, {len(deletes)} deleted")
+    return {
+        "mode": "incremental",
+        "live_index": state.live_index,
+        "documents_upserted": len(upserts),
+        "documents_deleted": len(deletes),
+        "bulk_retries": stats.retries,
+    }
+
+
+def build_search_index_asset(definition: IndexDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"opensearch_{definition.logical_name}",
+        deps=[company_prospect_view],
+        group_name="search",
+        kinds={"opensearch"},
+        description=(
+            f"OpenSearch alias '{definition.logical_name}' (with OPENSEARCH_INDEX_PREFIX): rebuilt on a new "
+            "versioned index by full_refresh, updated in place from the outbox by ingest_drop."
+        ),
+    )
+    def search_index_asset(
+        context: dg.AssetExecutionContext, postgres: PostgresResource, opensearch: OpenSearchResource
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        alias = alias_name(definition.logical_name, validate_prefix(opensearch.index_prefix))
+        with postgres.connect() as lock_conn:
+            apply_migrations(lock_conn)
+            with search_sync.search_lock(lock_conn):
+                state = search_sync.sync_state(lock_conn, alias)
+                full = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
+                live = live_indices(opensearch.client(), alias)
+                if full or state is None or state.live_index not in live:
+                    metadata = _rebuild(context, definition, alias, postgres, opensearch)
+                else:
+                    metadata = _apply_outbox(context, definition, alias, postgres, opensearch, state)
+                documents = opensearch.client().count(index=alias)["count"]
+        metadata.update(
+            {
+                "dagster/row_count": documents,
+                "alias": alias,
+                "duration_seconds": round(time.perf_counter() - started, 3),
+                "mapping_fields": markdown_table(
+                    ["field", "type"],
+                    [(field, spec.get("type", "object")) for field, spec in definition.mappings["properties"].items()],
+                ),
+            }
+        )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return search_index_asset
+
+
+SEARCH_INDEX_ASSETS = [build_search_index_asset(definition) for definition in INDEX_DEFINITIONS]

@@ -1,0 +1,133 @@
+"""The Postgres side of indexing: consistent snapshots, the search outbox and sync positions.
+
+A rebuild streams a table inside one REPEATABLE READ snapshot and records the outbox
+position of that same snapshot, so the incremental updates that follow start exactly
+where the rebuilt index stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+# Serializes index writers (rebuilds and incremental updates), whatever the run queue does.
+SEARCH_LOCK_KEY = 0x5245_5358
+
+SOURCE_RELATIONS: dict[str, sql.Composable] = {
+    "companies": sql.Identifier("Company"),
+    "prospects": sql.Identifier("Prospect"),
+    "company_prospect_view": sql.Identifier("company_prospect_view"),
+}
+
+
+@dataclass(frozen=True)
+class SyncState:
+    alias: str
+    live_index: str
+    synced_seq: int
+    synced_at: datetime
+
+
+@contextmanager
+def search_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the index-writer lock for the duration of the block (session level)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (SEARCH_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SEARCH_LOCK_KEY,))
+
+
+@contextmanager
+def snapshot(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """A read-only REPEATABLE READ transaction: every read in it sees one moment."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield conn
+
+
+def outbox_position(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM restructure.search_outbox").fetchone()[0]
+
+
+def count_rows(conn: psycopg.Connection, logical_name: str) -> int:
+    query = sql.SQL("SELECT count(*) FROM {}").format(SOURCE_RELATIONS[logical_name])
+    return conn.execute(query).fetchone()[0]
+
+
+def iter_rows(conn: psycopg.Connection, logical_name: str, chunk_rows: int) -> Iterator[dict]:
+    """Every row, streamed through a server-side cursor (memory stays flat); caller owns the transaction."""
+    query = sql.SQL("SELECT * FROM {}").format(SOURCE_RELATIONS[logical_name])
+    with conn.cursor(name=f"index_{logical_name}", row_factory=dict_row) as cursor:
+        cursor.itersize = chunk_rows
+        cursor.execute(query)
+        yield from cursor
+
+
+def sample_rows(conn: psycopg.Connection, logical_name: str, size: int) -> list[dict]:
+    query = sql.SQL("SELECT * FROM {} ORDER BY random() LIMIT %s").format(SOURCE_RELATIONS[logical_name])
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query, (size,)).fetchall()
+
+
+def sync_state(conn: psycopg.Connection, alias: str) -> SyncState | None:
+    row = conn.execute(
+        "SELECT alias, live_index, synced_seq, synced_at FROM restructure.search_sync WHERE alias = %s", (alias,)
+    ).fetchone()
+    return SyncState(*row) if row else None
+
+
+def save_sync_state(conn: psycopg.Connection, alias: str, live_index: str, synced_seq: int) -> None:
+    with conn.transaction():
+        conn.execute(
+            """
+            INSERT INTO restructure.search_sync (alias, live_index, synced_seq, synced_at)
+            VALUES (%s, %s, %s, now() AT TIME ZONE 'UTC')
+            ON CONFLICT (alias) DO UPDATE
+            SET live_index = EXCLUDED.live_index, synced_seq = EXCLUDED.synced_seq, synced_at = EXCLUDED.synced_at
+            """,
+            (alias, live_index, synced_seq),
+        )
+        # Entries every index has caught up with are no longer needed.
+        conn.execute(
+            "DELETE FROM restructure.search_outbox WHERE seq <= (SELECT min(synced_seq) FROM restructure.search_sync)"
+        )
+
+
+def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tuple[list[str], list[str]]:
+    """(company ids, prospect ids) recorded in the outbox in (after_seq, upto_seq]."""
+    rows = conn.execute(
+        """
+        SELECT entity, array_agg(DISTINCT entity_id ORDER BY entity_id)
+        FROM restructure.search_outbox WHERE seq > %s AND seq <= %s GROUP BY entity
+        """,
+        (after_seq, upto_seq),
+    ).fetchall()
+    by_entity = dict(rows)
+    return by_entity.get("company", []), by_entity.get("prospect", [])
+
+
+def rows_by_id(conn: psycopg.Connection, logical_name: str, ids: Sequence[str]) -> list[dict]:
+    query = sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(SOURCE_RELATIONS[logical_name])
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(query, (list(ids),)).fetchall()
+
+
+def view_rows_of_companies(conn: psycopg.Connection, company_ids: Sequence[str]) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(
+            "SELECT * FROM company_prospect_view WHERE company_id = ANY(%s)", (list(company_ids),)
+        ).fetchall()
+
+
+def companies_of_prospects(conn: psycopg.Connection, prospect_ids: Sequence[str]) -> list[str]:
+    rows = conn.execute(
+        'SELECT DISTINCT "companyId" FROM "Prospect" WHERE id = ANY(%s)', (list(prospect_ids),)
+    ).fetchall()
+    return [company_id for (company_id,) in rows]
