@@ -68,12 +68,16 @@ def _search(args: argparse.Namespace) -> int:
     from restructure_pipeline.search_index.queries import SearchRequest, format_hits
     from restructure_pipeline.search_index.search import run_search
 
-    request = SearchRequest(
-        text=" ".join(args.text) or None, industry=args.industry, country=args.country, state=args.state,
-        city=args.city, job_title_level=args.level, department=args.department,
-        min_employees=args.min_employees, max_employees=args.max_employees,
-        min_revenue=args.min_revenue, max_revenue=args.max_revenue, domain=args.domain, size=args.size,
-    )
+    try:
+        request = SearchRequest(
+            text=" ".join(args.text) or None, industry=args.industry, country=args.country, state=args.state,
+            city=args.city, job_title_level=args.level, department=args.department,
+            min_employees=args.min_employees, max_employees=args.max_employees,
+            min_revenue=args.min_revenue, max_revenue=args.max_revenue, domain=args.domain, size=args.size,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not os.environ.get("OPENSEARCH_URL"):
         opensearch = LocalOpenSearch.default()
         if not opensearch.status().running:
@@ -93,7 +97,32 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     for result in results:
         print(f"{result.total} match(es) in {result.alias}:")
-        print(format_hits(result.hits, kind=result.kind) or "  (none)")
+        print(format_hits(result.hits, kind=result.kind))
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from restructure_pipeline.resources import opensearch_from_environment
+    from restructure_pipeline.search_index.indices import live_indices, rollback
+    from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS
+    from restructure_pipeline.search_index.naming import alias_name, versions_of
+    from restructure_pipeline.store.search_sync import forget_sync_state
+
+    resource = opensearch_from_environment()
+    client = resource.client()
+    names = [args.name] if args.name else [definition.logical_name for definition in INDEX_DEFINITIONS]
+    for name in names:
+        alias = alias_name(name, resource.index_prefix)
+        if args.action == "rollback":
+            target = rollback(client, alias, args.to)
+            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+                forget_sync_state(conn, alias)
+            print(f"{alias} -> {target} (the next pipeline run rebuilds {alias} from Postgres)")
+        else:
+            versions = versions_of(alias, client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys())
+            print(f"{alias}: live {', '.join(live_indices(client, alias)) or 'none'}; versions {', '.join(versions)}")
     return 0
 
 
@@ -150,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.set_defaults(handler=_search)
 
+    index = commands.add_parser("index", help="show the aliases' versions, or roll one back")
+    index.add_argument("action", choices=["status", "rollback"])
+    index.add_argument("name", nargs="?", choices=["companies", "prospects", "company_prospect_view"],
+                       help="one logical index (rollback needs it)")
+    index.add_argument("--to", help="the version to roll back to (default: the previous one)")
+    index.set_defaults(handler=_index)
+
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the embedded setup")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=_ui)
@@ -158,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "index" and args.action == "rollback" and not args.name:
+        print("error: name the index to roll back (companies, prospects or company_prospect_view)", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
         code = args.handler(args)

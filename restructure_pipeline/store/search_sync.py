@@ -100,6 +100,12 @@ def save_sync_state(conn: psycopg.Connection, alias: str, live_index: str, synce
         )
 
 
+def forget_sync_state(conn: psycopg.Connection, alias: str) -> None:
+    """Make the next run rebuild the alias (after a manual rollback, its position is unknown)."""
+    with conn.transaction():
+        conn.execute("DELETE FROM restructure.search_sync WHERE alias = %s", (alias,))
+
+
 def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tuple[list[str], list[str]]:
     """(company ids, prospect ids) recorded in the outbox in (after_seq, upto_seq]."""
     rows = conn.execute(

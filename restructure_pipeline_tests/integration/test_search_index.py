@@ -155,3 +155,28 @@ def test_strict_mapping_rejects_an_unknown_field(
     with pytest.raises(RequestError) as raised:
         opensearch.client().index(index=alias, id="x", body={"domain": "x.com", "favouriteColour": "blue"})
     assert raised.value.status_code == 400 and "strict_dynamic_mapping_exception" in str(raised.value)
+
+
+def test_rollback_points_the_alias_at_the_previous_version_and_next_run_rebuilds(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, database_url: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from restructure_pipeline.cli import main
+
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    alias = alias_name("prospects", opensearch.index_prefix)
+    first = live_indices(opensearch.client(), alias)
+    pipeline.full_refresh()
+    monkeypatch.setenv("OPENSEARCH_URL", opensearch.url)
+    monkeypatch.setenv("OPENSEARCH_INDEX_PREFIX", opensearch.index_prefix)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    assert main(["index", "rollback", "prospects"]) == 0
+
+    assert live_indices(opensearch.client(), alias) == first
+    assert f"{alias} -> {first[0]}" in capsys.readouterr().out
+    assert conn.execute("SELECT count(*) FROM restructure.search_sync WHERE alias = %s", (alias,)).fetchone()[0] == 0
+    result = pipeline.ingest_drop("legacy")
+    assert result.asset_materializations_for_node("opensearch_prospects")[0].metadata["mode"].value == "rebuild"
+    assert live_indices(opensearch.client(), alias) != first
