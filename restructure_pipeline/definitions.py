@@ -12,6 +12,8 @@ from restructure_pipeline.assets.prospects import prospects
 from restructure_pipeline.assets.search_index import SEARCH_INDEX_ASSETS
 from restructure_pipeline.assets.view import company_prospect_view
 from restructure_pipeline.automation.jobs import full_refresh, ingest_drop
+from restructure_pipeline.automation.schedules import nightly_full_refresh
+from restructure_pipeline.automation.sensors import drop_sensor
 from restructure_pipeline.checks import companies as company_checks
 from restructure_pipeline.checks import extract as extract_checks
 from restructure_pipeline.checks import prospects as prospect_checks
@@ -29,6 +31,8 @@ def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Defin
             *SEARCH_INDEX_CHECKS,
         ],
         jobs=[full_refresh, ingest_drop],
+        schedules=[nightly_full_refresh],
+        sensors=[drop_sensor],
         resources=dict(resources) if resources is not None else default_resources(),
     )
 

@@ -9,7 +9,7 @@ from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.assets.prospects import prospects
 from restructure_pipeline.assets.search_index import SEARCH_INDEX_ASSETS
 from restructure_pipeline.assets.view import company_prospect_view
-from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG, WRITER_TAG, WRITER_TAG_VALUE
 
 PIPELINE_ASSETS = dg.AssetSelection.assets(
     customer_extract, companies, prospects, company_prospect_view, *SEARCH_INDEX_ASSETS
@@ -18,7 +18,7 @@ PIPELINE_ASSETS = dg.AssetSelection.assets(
 full_refresh = dg.define_asset_job(
     "full_refresh",
     selection=PIPELINE_ASSETS,
-    tags={REFRESH_TAG: FULL_REFRESH},
+    tags={REFRESH_TAG: FULL_REFRESH, WRITER_TAG: WRITER_TAG_VALUE},
     description=(
         "Stage the legacy table and every drop (run it over all partitions), recompute every company, "
         "prospect and the view, and rebuild the three OpenSearch indices behind their aliases."
@@ -28,6 +28,7 @@ full_refresh = dg.define_asset_job(
 ingest_drop = dg.define_asset_job(
     "ingest_drop",
     selection=PIPELINE_ASSETS,
+    tags={WRITER_TAG: WRITER_TAG_VALUE},
     description=(
         "Stage one drop (or a few, as a single-run backfill), recompute only what it touched, and update "
         "the live OpenSearch indices in place."

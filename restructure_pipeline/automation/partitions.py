@@ -17,4 +17,9 @@ CUSTOMER_SOURCES = dg.DynamicPartitionsDefinition(name="customer_sources")
 REFRESH_TAG = "restructure/refresh"
 FULL_REFRESH = "full"
 
-__all__ = ["CUSTOMER_SOURCES", "FULL_REFRESH", "LEGACY_PARTITION", "REFRESH_TAG"]
+# Every job that writes the pipeline's tables carries this tag; the run queue allows one
+# such run at a time (dagster.yaml), and a Postgres advisory lock backs that up.
+WRITER_TAG = "restructure/writer"
+WRITER_TAG_VALUE = "pipeline"
+
+__all__ = ["CUSTOMER_SOURCES", "FULL_REFRESH", "LEGACY_PARTITION", "REFRESH_TAG", "WRITER_TAG", "WRITER_TAG_VALUE"]

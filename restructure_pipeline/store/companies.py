@@ -46,9 +46,24 @@ _CREATE_COMPANY_NEXT = """
 CREATE TEMP TABLE company_next (
     domain TEXT PRIMARY KEY, name TEXT, industry TEXT, "minEmployeeSize" INTEGER, "maxEmployeeSize" INTEGER,
     "employeeSizeLink" TEXT, revenue BIGINT, address TEXT, city TEXT, state TEXT, country TEXT,
-    "zipCode" TEXT, phone TEXT, "mobilePhone" TEXT, "externalSource" TEXT NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL, id TEXT
+    "zipCode" TEXT, phone TEXT, "mobilePhone" TEXT, "externalSource" TEXT, "createdAt" TIMESTAMP(3)
 ) ON COMMIT DROP
+"""
+
+# A company's birth: its earliest row ever seen for the domain, superseded versions included,
+# so the answer does not depend on whether drops arrived one by one or all at once.
+_LINEAGE = """
+UPDATE company_next n
+SET "createdAt" = lineage.created_at, "externalSource" = lineage.external_source
+FROM (
+    SELECT s.company_domain AS domain, min(s."createdAt") AS created_at,
+           (array_agg(s."externalSource" ORDER BY s."createdAt", s.source_seq, s.source, s.source_ref))[1]
+               AS external_source
+    FROM restructure.source_record s
+    JOIN company_next c ON c.domain = s.company_domain
+    GROUP BY s.company_domain
+) lineage
+WHERE n.domain = lineage.domain
 """
 
 _NEW_DOMAINS = """
@@ -98,14 +113,6 @@ def iter_domain_chunks(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]
         yield carry
 
 
-def company_lineage(records: pl.DataFrame) -> pl.DataFrame:
-    """Per domain: the earliest row's ``createdAt`` and ``externalSource`` (a company's birth)."""
-    return records.group_by("domain").agg(
-        pl.col("createdAt").min(),
-        pl.col("externalSource").sort_by(["createdAt", "record_key"]).first(),
-    )
-
-
 def write_companies(
     conn: psycopg.Connection,
     merge: Callable[[pl.DataFrame], pl.DataFrame],
@@ -118,6 +125,7 @@ def write_companies(
         conn.execute(_CREATE_COMPANY_NEXT)
         stream = iter_frames(conn, _QUEUED_DOMAIN_RECORDS, None, chunk_rows, _RECORD_SCHEMA, "queued_domains")
         domains = _merge_into_company_next(conn, stream, merge)
+        conn.execute(_LINEAGE)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
         conn.execute(_CREATE_NEW_IDS)
         if not new_domains.is_empty():
@@ -142,11 +150,7 @@ def _merge_into_company_next(
     """Merge each whole-domain chunk and COPY it into ``company_next``; returns domains merged."""
     merged_domains = 0
     for records in iter_domain_chunks(stream):
-        merged = merge(records).join(company_lineage(records), on="domain", how="left")
-        copy_frame(
-            conn,
-            sql.Identifier("company_next"),
-            merged.select("domain", *COMPANY_ATTRIBUTES, "externalSource", "createdAt"),
-        )
+        merged = merge(records)
+        copy_frame(conn, sql.Identifier("company_next"), merged.select("domain", *COMPANY_ATTRIBUTES))
         merged_domains += merged.height
     return merged_domains

@@ -57,16 +57,17 @@ _PROSPECT_NEXT = """
 CREATE TEMP TABLE prospect_next ON COMMIT DROP AS
 SELECT coalesce(s.customer_id, existing.id, legacy.customer_id) AS id,
        {attributes}, s.email_normalized AS email, c.id AS "companyId",
-       s."externalSource", s."externalId", s."createdAt", s."updatedAt"
+       s."externalSource", s."externalId", legacy.first_seen AS "createdAt", s."updatedAt"
 FROM restructure.source_record s
 LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
 JOIN "Company" c ON c.domain = coalesce(s.company_domain, r.resolved_domain)
 LEFT JOIN "Prospect" existing
        ON existing."externalSource" = s."externalSource" AND existing."externalId" = s."externalId"
-LEFT JOIN LATERAL (
-    SELECT l.customer_id FROM restructure.source_record l
-    WHERE l."externalSource" = s."externalSource" AND l."externalId" = s."externalId" AND l.customer_id IS NOT NULL
-    ORDER BY l.source_ref LIMIT 1
+-- Over every version of the identity: the legacy id (if any) and when it was first seen.
+JOIN LATERAL (
+    SELECT min(l.customer_id) AS customer_id, min(l."createdAt") AS first_seen
+    FROM restructure.source_record l
+    WHERE l."externalSource" = s."externalSource" AND l."externalId" = s."externalId"
 ) legacy ON TRUE
 WHERE s.is_current AND s.record_problem IS NULL
   AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)

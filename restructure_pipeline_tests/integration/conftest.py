@@ -82,7 +82,8 @@ class PipelineRunner:
     database_url: str
     drop_dir: Path
     opensearch: OpenSearchResource
-    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
+    # Persistent (sqlite in a temp folder), as schedules and sensors need an instance they can reopen.
+    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.local_temp)
     extra_personal_domains: list[str] = field(default_factory=list)
 
     @property

@@ -65,7 +65,7 @@ CREATE TABLE restructure.source_record (
 );
 
 CREATE INDEX source_record_key_idx ON restructure.source_record ("externalSource", "externalId");
-CREATE INDEX source_record_company_domain_idx ON restructure.source_record (company_domain) WHERE is_current;
+CREATE INDEX source_record_company_domain_idx ON restructure.source_record (company_domain);
 CREATE INDEX source_record_attention_idx ON restructure.source_record (source, source_ref)
     WHERE is_current AND (record_problem IS NOT NULL OR needs_name_resolution);
 
