@@ -60,6 +60,8 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
+
 __all__ = [
     "CASES",
     "COMPANY_UNIVERSE",
@@ -84,34 +86,7 @@ __all__ = [
 # Legacy table
 # --------------------------------------------------------------------------------------
 
-CUSTOMER_COLUMNS: tuple[str, ...] = (
-    "id",
-    "salutation",
-    "firstName",
-    "lastName",
-    "email",
-    "phone",
-    "mobilePhone",
-    "jobTitle",
-    "jobTitleLevel",
-    "department",
-    "jobTitleLink",
-    "company",
-    "industry",
-    "minEmployeeSize",
-    "maxEmployeeSize",
-    "employeeSizeLink",
-    "revenue",
-    "address",
-    "city",
-    "state",
-    "country",
-    "zipCode",
-    "externalSource",
-    "externalId",
-    "createdAt",
-    "updatedAt",
-)
+CUSTOMER_COLUMNS: tuple[str, ...] = ("id", *ATTRIBUTE_COLUMNS, "externalSource", "externalId", "createdAt", "updatedAt")
 
 CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
     name: pl.String() for name in CUSTOMER_COLUMNS

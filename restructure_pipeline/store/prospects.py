@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
 from restructure_pipeline.store.bulk import copy_frame, fetch_frame, take_write_lock
 
 PROSPECT_ATTRIBUTES: tuple[str, ...] = (
@@ -237,7 +238,7 @@ def write_prospects(
             sql.SQL(_QUARANTINE_NEXT).format(
                 raw_attributes=sql.SQL(", ").join(
                     sql.SQL("{key}, s.{column}").format(key=sql.Literal(name), column=sql.Identifier(name))
-                    for name in RAW_ATTRIBUTES
+                    for name in ATTRIBUTE_COLUMNS  # the quarantine keeps the record as it came in
                 )
             )
         )
@@ -253,9 +254,3 @@ def write_prospects(
         quarantined=quarantined,
     )
 
-
-RAW_ATTRIBUTES: tuple[str, ...] = (
-    "salutation", "firstName", "lastName", "email", "phone", "mobilePhone", "jobTitle", "jobTitleLevel",
-    "department", "jobTitleLink", "company", "industry", "minEmployeeSize", "maxEmployeeSize",
-    "employeeSizeLink", "revenue", "address", "city", "state", "country", "zipCode",
-)

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,13 @@ class DagsterDev:
     def client(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient(HOST, port_number=self.port, timeout=120)
 
+    @contextlib.contextmanager
+    def _official_client(self) -> Iterator[DagsterGraphQLClient]:
+        # dagster-graphql 1.13 still calls gql 4's deprecated execute(variable_values=...).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Using variable_values", category=DeprecationWarning)
+            yield self.client()
+
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, timeout: float = 120) -> dict[str, Any]:
         """POST one query to ``/graphql``; returns ``data``, raises :class:`DagsterDevError` on ``errors``."""
         response = requests.post(
@@ -195,16 +203,18 @@ class DagsterDev:
         if result["__typename"] not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
             raise DagsterDevError(f"addDynamicPartition({key!r}): {result['__typename']}: {result.get('message')}")
 
-    def launch_full_refresh(self) -> str:
-        """Register the ``legacy`` source and launch ``full_refresh`` over it; returns the run id."""
+    def launch_full_refresh(self, run_config: Mapping[str, Any] | None = None) -> str:
+        """Register the ``legacy`` source and launch ``full_refresh`` over it (the launchpad's
+        default executor unless ``run_config`` says otherwise); returns the run id."""
         self.add_dynamic_partition(CUSTOMER_SOURCES.name, LEGACY_PARTITION)
-        return self.client().submit_job_execution(
-            "full_refresh",
-            repository_location_name=LOCATION_NAME,
-            repository_name=REPOSITORY_NAME,
-            run_config={},
-            tags=full_refresh_tags([LEGACY_PARTITION]),
-        )
+        with self._official_client() as client:
+            return client.submit_job_execution(
+                "full_refresh",
+                repository_location_name=LOCATION_NAME,
+                repository_name=REPOSITORY_NAME,
+                run_config=run_config or {},
+                tags=full_refresh_tags([LEGACY_PARTITION]),
+            )
 
     def run(self, run_id: str) -> dict[str, Any]:
         data = self.graphql(_RUN_QUERY, {"runId": run_id})
@@ -218,7 +228,8 @@ class DagsterDev:
         deadline = time.monotonic() + timeout
         status = None
         while time.monotonic() < deadline:
-            status = self.client().get_run_status(run_id).value
+            with self._official_client() as client:
+                status = client.get_run_status(run_id).value
             if status in TERMINAL_RUN_STATUSES:
                 return status
             if self.process.poll() is not None:
