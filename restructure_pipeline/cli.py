@@ -126,6 +126,41 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _legacy(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from restructure_pipeline.store.legacy_backup import (
+        LegacyBackupError,
+        list_legacy_backups,
+        restore_legacy_customer,
+    )
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        if args.action == "backups":
+            backups = list_legacy_backups(conn)
+            for backup in backups:
+                print(
+                    f"{backup.name}  {backup.created_at:%Y-%m-%d %H:%M:%S} UTC  {backup.row_count} rows  "
+                    f"checksum {backup.checksum}"
+                    + ("" if backup.archive_exists else "  (archive table gone)")
+                    + (f"  dump {backup.dump_path}" if backup.dump_path else "")
+                    + (f"  restored {backup.restored_at:%Y-%m-%d %H:%M:%S}" if backup.restored_at else "")
+                )
+            if not backups:
+                print('No backups of "Customer" (cleanup_legacy has not run).')
+            return 0
+        try:
+            restored = restore_legacy_customer(conn, args.backup)
+        except LegacyBackupError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    print(
+        f'Restored "Customer" from {restored.backup_name}: {restored.row_count} rows, '
+        f"checksum {restored.checksum} verified; indexes {', '.join(restored.indexes)}"
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from restructure_pipeline.demo import run_demo
 
@@ -185,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one logical index (rollback needs it)")
     index.add_argument("--to", help="the version to roll back to (default: the previous one)")
     index.set_defaults(handler=_index)
+
+    legacy = commands.add_parser("legacy", help='list the backups of "Customer", or restore it (rollback of cleanup)')
+    legacy.add_argument("action", choices=["backups", "restore"])
+    legacy.add_argument("--backup", help="the backup to restore (default: the newest)")
+    legacy.set_defaults(handler=_legacy)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the embedded setup")
     ui.add_argument("--port", type=int, default=3000)

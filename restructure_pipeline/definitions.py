@@ -11,6 +11,7 @@ from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.assets.prospects import prospects
 from restructure_pipeline.assets.search_index import SEARCH_INDEX_ASSETS
 from restructure_pipeline.assets.view import company_prospect_view
+from restructure_pipeline.automation.cleanup import cleanup_legacy
 from restructure_pipeline.automation.jobs import full_refresh, ingest_drop
 from restructure_pipeline.automation.schedules import nightly_full_refresh
 from restructure_pipeline.automation.sensors import drop_sensor
@@ -30,7 +31,7 @@ def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Defin
             *dg.load_asset_checks_from_modules([extract_checks, company_checks, prospect_checks, view_checks]),
             *SEARCH_INDEX_CHECKS,
         ],
-        jobs=[full_refresh, ingest_drop],
+        jobs=[full_refresh, ingest_drop, cleanup_legacy],
         schedules=[nightly_full_refresh],
         sensors=[drop_sensor],
         resources=dict(resources) if resources is not None else default_resources(),

@@ -40,6 +40,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from restructure_pipeline.automation.partitions import WRITER_TAG, WRITER_TAG_VALUE
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
 from restructure_pipeline.store.legacy_backup import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
@@ -172,7 +173,7 @@ def _code_location_check_keys(context: dg.OpExecutionContext) -> set[dg.AssetChe
         "and is no older than its asset's latest materialization."
     ),
 )
-def verify_checks_passed(context: dg.OpExecutionContext) -> int:
+def verify_checks_passed(context: dg.OpExecutionContext) -> dg.Output[int]:
     keys = set(pipeline_check_keys()) | _code_location_check_keys(context)
     problems = check_evaluation_problems(context.instance, keys)
     if problems:
@@ -182,7 +183,7 @@ def verify_checks_passed(context: dg.OpExecutionContext) -> int:
             allow_retries=False,
         )
     context.log.info(f"All {len(keys)} asset checks passed in their latest evaluation.")
-    return len(keys)
+    return dg.Output(len(keys), metadata={"checks_passed": len(keys)})
 
 
 @dg.op(
@@ -236,7 +237,7 @@ def drop_legacy_customer_table(
 
 @dg.job(
     name="cleanup_legacy",
-    tags={MANUAL_TAG: "true"},
+    tags={MANUAL_TAG: "true", WRITER_TAG: WRITER_TAG_VALUE},
     description=(
         'Seed phase 6, manual: drop the legacy "Customer" table once every check passed and every row is accounted '
         'for, after backing it up. Needs run config ops.drop_legacy_customer_table.config.confirm = DROP "Customer". '

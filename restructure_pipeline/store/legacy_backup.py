@@ -49,6 +49,7 @@ Prisma DDL).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -68,6 +69,7 @@ from psycopg.conninfo import make_conninfo
 
 from restructure_pipeline.identity.domains import DomainLists
 from restructure_pipeline.sample_data import CUSTOMER_SCHEMA, LEGACY_CUSTOMER_DDL_STATEMENTS
+from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.sources.legacy import LEGACY_PARTITION, LEGACY_TABLE, iter_legacy_chunks, legacy_table_exists
 from restructure_pipeline.sources.staging_rows import staging_rows
 from restructure_pipeline.store.bulk import copy_frame, take_write_lock
@@ -329,8 +331,8 @@ def account_for_legacy_rows(conn: psycopg.Connection, lists: DomainLists, chunk_
     conn.execute(_ACCOUNT)
     counts: dict[str, int] = {}
     samples: dict[str, list[str]] = {}
-    query = f"""SELECT outcome, count(*), (array_agg(id ORDER BY id))[1:{SAMPLE_IDS}] FROM ({_CLASSIFIED}) o GROUP BY outcome"""
-    for outcome, count, ids in conn.execute(query).fetchall():
+    query = "SELECT outcome, count(*), (array_agg(id ORDER BY id))[1:%s] FROM (" + _CLASSIFIED + ") o GROUP BY outcome"
+    for outcome, count, ids in conn.execute(query, (SAMPLE_IDS,)).fetchall():
         counts[outcome] = int(count)
         samples[outcome] = list(ids)
     gone = [row[0] for row in conn.execute(_STAGED_NOT_IN_CUSTOMER).fetchall()]
@@ -369,8 +371,6 @@ def backup_and_drop_legacy(
     ``conn`` must be in autocommit mode (the pipeline's connections are): this function owns
     the transaction. Raises :class:`LegacyBackupError` with the reason when it refuses or fails.
     """
-    from restructure_pipeline.schema import apply_migrations
-
     started = time.perf_counter()
     apply_migrations(conn)
     dump_file: DumpFile | None = None
@@ -391,8 +391,8 @@ def backup_and_drop_legacy(
             accounting = account_for_legacy_rows(conn, lists, chunk_rows)
             if accounting.problems:
                 raise LegacyBackupError(
-                    f'Refusing to drop "Customer": {accounting.problems} row(s) are not accounted for '
-                    f"(of {accounting.customer_rows}):\n{accounting.describe_problems()}\n"
+                    f'Refusing to drop "Customer": not every row is accounted for ({accounting.problems} '
+                    f'problem(s); "Customer" has {accounting.customer_rows} rows):\n{accounting.describe_problems()}\n'
                     "Run full_refresh so the legacy table is staged and migrated again, let its checks pass, "
                     "then run cleanup_legacy again."
                 )
@@ -447,6 +447,11 @@ def backup_and_drop_legacy(
                     f'Cannot drop "Customer": other objects depend on it; nothing was dropped.\n{detail}\n'
                     "Drop or change those objects first (the cleanup never drops with CASCADE)."
                 ) from None
+            except errors.LockNotAvailable:
+                raise LegacyBackupError(
+                    f'Could not drop "Customer" within {lock_timeout_seconds} s: other sessions are still reading it. '
+                    "Nothing was dropped; try again when they have finished (or raise lock_timeout_seconds)."
+                ) from None
             backup = _backup_records(conn, name)[0]
     except BaseException:
         if dump_file is not None:
@@ -471,8 +476,6 @@ def _lock(conn: psycopg.Connection, lock_timeout_seconds: int) -> None:
 
 
 def _json(value: object) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True)
 
 

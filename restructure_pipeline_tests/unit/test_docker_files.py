@@ -352,7 +352,7 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
     raw = raw_compose()
     for name in raw["services"]:
         for key, value in raw_environment_of(name).items():
-            if SECRET_NAME.search(key) or key.endswith("_URL") and URL_WITH_PASSWORD.search(value):
+            if SECRET_NAME.search(key) or (key.endswith("_URL") and URL_WITH_PASSWORD.search(value)):
                 assert PURE_REFERENCE.fullmatch(value), (
                     f"{name}: {key} must be a ${{...}} reference without a literal fallback, not {value!r}"
                 )
@@ -512,7 +512,9 @@ def test_dagster_versions_in_the_images_equal_the_pyproject_pins() -> None:
 
     code_pins = pinned_dagster_packages(USER_CODE_DOCKERFILE)
     assert code_pins == {"dagster-docker": library}, code_pins
-    assert any(re.search(r"pip install\b.*\s\.(\s|$)", command) for command in pip_install_commands(USER_CODE_DOCKERFILE))
+    code_installs = pip_install_commands(USER_CODE_DOCKERFILE)
+    installs_project = [re.search(r"pip install\b.*\s\.(\s|$)", command) for command in code_installs]
+    assert any(installs_project), "docker/Dockerfile must pip install the project (pyproject.toml)"
 
     # The webserver/daemon image tag names the Dagster version it holds.
     assert image_reference(service(WEBSERVER)["image"])[1] == core
@@ -538,7 +540,9 @@ def test_user_code_image_installs_the_project_in_cacheable_layers() -> None:
     pyproject_copy = next(index for index, arguments in copies if "pyproject.toml" in arguments.split())
     package_copy = next(index for index, arguments in copies if arguments.split()[0] == "restructure_pipeline")
     dependencies = next(
-        index for index, (keyword, arguments) in enumerate(instructions) if keyword == "RUN" and "pip install" in arguments
+        index
+        for index, (keyword, arguments) in enumerate(instructions)
+        if keyword == "RUN" and "pip install" in arguments
     )
     assert pyproject_copy < dependencies < package_copy, "dependencies must be installed before the package is copied"
 
@@ -559,7 +563,7 @@ def test_dagster_image_carries_the_instance_and_workspace() -> None:
     )
     copies = [arguments.split() for keyword, arguments in instructions if keyword == "COPY"]
     assert any(
-        "docker/dagster.yaml" in parts and "docker/workspace.yaml" in parts and parts[-1].rstrip("/") == home.rstrip("/")
+        {"docker/dagster.yaml", "docker/workspace.yaml"} <= set(parts) and parts[-1].rstrip("/") == home.rstrip("/")
         for parts in copies
     ), copies
     for name in (WEBSERVER, DAEMON):
@@ -569,7 +573,9 @@ def test_dagster_image_carries_the_instance_and_workspace() -> None:
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context() -> None:
     patterns = {
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     }
     for required in (".git", ".venv", ".state", "**/node_modules", "**/.env", "**/__pycache__", ".pytest_cache"):
         assert required in patterns, f".dockerignore lacks {required}"
