@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=PROJECT_ROOT / "docs")
     parser.add_argument("--rows", type=int, default=800, help="legacy Customer rows to generate (default 800)")
     parser.add_argument("--asset", default="prospects", help="asset whose materialization page is captured")
-    parser.add_argument("--chromium", help="the Chromium executable (default: first of %s on PATH)" % ", ".join(CHROMIUM_NAMES))
+    parser.add_argument("--chromium", help=f"the Chromium executable (default: first of {', '.join(CHROMIUM_NAMES)} on PATH)")
     parser.add_argument("--budget-ms", type=int, default=15000, help="virtual time given to the UI per page load")
     args = parser.parse_args(argv)
 

@@ -155,7 +155,9 @@ class DagsterDev:
             warnings.filterwarnings("ignore", message="Using variable_values", category=DeprecationWarning)
             yield self.client()
 
-    def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, timeout: float = 120) -> dict[str, Any]:
+    def graphql(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, timeout: float = 120
+    ) -> dict[str, Any]:
         """POST one query to ``/graphql``; returns ``data``, raises :class:`DagsterDevError` on ``errors``."""
         response = requests.post(
             f"{self.base_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout

@@ -14,7 +14,6 @@ Screenshots of the same setup: ``tools/take_ui_screenshots.py``.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -61,7 +60,6 @@ class LaunchedRun:
     dev: DagsterDev
     run_id: str
     status: str
-    seconds: float
 
     def materializations(self) -> dict[str, MaterializationEvent]:
         return self.dev.materializations(self.run_id)
@@ -75,12 +73,11 @@ class LaunchedRun:
 def launched() -> Iterator[LaunchedRun]:
     """Services, ``dagster dev`` and one ``full_refresh`` launched over GraphQL, waited for."""
     with embedded_setup(rows=LEGACY_ROWS) as setup, dagster_dev(setup.environment) as dev:
-        started = time.monotonic()
         run_id = dev.launch_full_refresh()
         status = dev.wait_for_run(run_id, timeout=RUN_TIMEOUT_SECONDS)
         if status != "SUCCESS":
             pytest.fail(f"full_refresh run {run_id} ended {status}:\n{dev.failure_report(run_id)}", pytrace=False)
-        yield LaunchedRun(setup, dev, run_id, status, time.monotonic() - started)
+        yield LaunchedRun(setup, dev, run_id, status)
 
 
 def _markdown_rows(markdown: str) -> tuple[list[str], list[list[str]]]:

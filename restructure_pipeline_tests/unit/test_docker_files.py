@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -686,28 +685,3 @@ def test_run_containers_see_what_the_code_server_sees() -> None:
     compute_logs = instance_config()["compute_logs"]["config"]["base_dir"]
     storage_mounts = {target for _, target, _ in mounts_of(WEBSERVER)}
     assert any(compute_logs.startswith(target.rstrip("/") + "/") for target in storage_mounts), compute_logs
-
-
-# ============================================================================= docker compose
-
-
-def _compose_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        completed = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return completed.returncode == 0
-
-
-@pytest.mark.skipif(not _compose_available(), reason="the docker compose plugin is not installed")
-def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
-    env_file = tmp_path / ".env"
-    shutil.copyfile(ENV_EXAMPLE, env_file)
-    completed = subprocess.run(
-        ["docker", "compose", "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "--services"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert set(completed.stdout.split()) == SERVICES
