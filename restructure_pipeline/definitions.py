@@ -12,14 +12,14 @@ from restructure_pipeline.assets.prospects import prospects
 from restructure_pipeline.assets.search_index import SEARCH_INDEX_ASSETS
 from restructure_pipeline.assets.view import company_prospect_view
 from restructure_pipeline.automation.cleanup import cleanup_legacy
-from restructure_pipeline.automation.jobs import full_refresh, ingest_drop
+from restructure_pipeline.automation.jobs import EXECUTOR, full_refresh, ingest_drop
 from restructure_pipeline.automation.schedules import nightly_full_refresh
 from restructure_pipeline.automation.sensors import drop_sensor
 from restructure_pipeline.checks import companies as company_checks
 from restructure_pipeline.checks import extract as extract_checks
 from restructure_pipeline.checks import prospects as prospect_checks
-from restructure_pipeline.checks.search_index import SEARCH_INDEX_CHECKS
 from restructure_pipeline.checks import view as view_checks
+from restructure_pipeline.checks.search_index import SEARCH_INDEX_CHECKS
 from restructure_pipeline.resources import default_resources
 
 
@@ -35,6 +35,7 @@ def build_definitions(resources: Mapping[str, object] | None = None) -> dg.Defin
         schedules=[nightly_full_refresh],
         sensors=[drop_sensor],
         resources=dict(resources) if resources is not None else default_resources(),
+        executor=EXECUTOR,
     )
 
 

@@ -1,12 +1,12 @@
 """``companies``: ``"Company"``, one row per company domain, merged from its source rows."""
 
-
 import time
 
 import dagster as dg
 
 from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.assets.metadata import markdown_table, table_schema
+from restructure_pipeline.automation.partitions import SINGLE_RUN
 from restructure_pipeline.identity.merge import merge_company_attributes
 from restructure_pipeline.ids import new_cuid
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
@@ -25,6 +25,7 @@ LIMIT 10
 
 @dg.asset(
     deps=[customer_extract],
+    backfill_policy=SINGLE_RUN,
     group_name="restructure",
     kinds={"postgres", "polars"},
     description="Company (Prisma model): one row per registrable email domain, attributes merged across its rows.",

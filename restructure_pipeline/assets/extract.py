@@ -5,12 +5,12 @@ the source's rows in ``restructure.source_record`` in one transaction, queueing 
 changed for the company and prospect steps.
 """
 
-
 import time
 
 import dagster as dg
 
-from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.assets.metadata import markdown_table
+from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG, SINGLE_RUN
 from restructure_pipeline.identity.domains import DomainLists
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
 from restructure_pipeline.schema import apply_migrations
@@ -24,7 +24,6 @@ from restructure_pipeline.sources.legacy import (
 from restructure_pipeline.sources.staging_rows import staging_rows
 from restructure_pipeline.store.drops import drop_registration, save_drop
 from restructure_pipeline.store.staging import StageResult, queue_everything, stage_source, staged_counts
-from restructure_pipeline.assets.metadata import markdown_table
 
 
 def _stage_legacy(
@@ -72,7 +71,7 @@ def _stage_drop(
 
 @dg.asset(
     partitions_def=CUSTOMER_SOURCES,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=SINGLE_RUN,
     group_name="restructure",
     kinds={"postgres", "polars"},
     description=(

@@ -1,6 +1,5 @@
 """Materialization metadata shared by the assets: table schemas and Markdown previews."""
 
-
 from collections.abc import Sequence
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """``prospects``: ``"Prospect"`` linked to its company, and the quarantine of rows that are not."""
 
-
 import time
 
 import dagster as dg
@@ -8,6 +7,7 @@ import polars as pl
 
 from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.assets.metadata import markdown_table, quarantine_by_reason, table_schema
+from restructure_pipeline.automation.partitions import SINGLE_RUN
 from restructure_pipeline.identity.merge import resolve_by_company_name
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.ids import new_cuid
@@ -22,6 +22,7 @@ def _clean_names(companies_frame: pl.DataFrame) -> pl.DataFrame:
 
 @dg.asset(
     deps=[companies],
+    backfill_policy=SINGLE_RUN,
     group_name="restructure",
     kinds={"postgres", "polars"},
     description=(

@@ -14,7 +14,7 @@ import psycopg
 
 from restructure_pipeline.assets.metadata import markdown_table
 from restructure_pipeline.assets.view import company_prospect_view
-from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
+from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG, SINGLE_RUN
 from restructure_pipeline.resources import OpenSearchResource, PostgresResource
 from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.search_index.bulk import BulkPolicy
@@ -121,6 +121,7 @@ def build_search_index_asset(definition: IndexDefinition) -> dg.AssetsDefinition
     @dg.asset(
         name=f"opensearch_{definition.logical_name}",
         deps=[company_prospect_view],
+        backfill_policy=SINGLE_RUN,
         group_name="search",
         kinds={"opensearch"},
         description=(

@@ -1,6 +1,5 @@
 """``company_prospect_view``: the denormalized read model, refreshed without blocking readers."""
 
-
 import time
 
 import dagster as dg
@@ -8,6 +7,7 @@ from psycopg import sql
 
 from restructure_pipeline.assets.metadata import table_schema
 from restructure_pipeline.assets.prospects import prospects
+from restructure_pipeline.automation.partitions import SINGLE_RUN
 from restructure_pipeline.resources import PostgresResource
 from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.store.view import VIEW_NAME, refresh_view
@@ -15,6 +15,7 @@ from restructure_pipeline.store.view import VIEW_NAME, refresh_view
 
 @dg.asset(
     deps=[prospects],
+    backfill_policy=SINGLE_RUN,
     group_name="restructure",
     kinds={"postgres"},
     description="Materialized view company_prospect_view (Company LEFT JOIN Prospect), refreshed concurrently.",

@@ -13,6 +13,10 @@ from restructure_pipeline.sources.legacy import LEGACY_PARTITION
 
 CUSTOMER_SOURCES = dg.DynamicPartitionsDefinition(name="customer_sources")
 
+# Every asset loads a range of sources in one run: one recompute, one index update, however
+# many drops a backfill selects (the CLI's --partition-range needs it on every selected asset).
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
 # Run tag set by the full_refresh job: downstream steps recompute every company and prospect.
 REFRESH_TAG = "restructure/refresh"
 FULL_REFRESH = "full"
@@ -22,4 +26,4 @@ FULL_REFRESH = "full"
 WRITER_TAG = "restructure/writer"
 WRITER_TAG_VALUE = "pipeline"
 
-__all__ = ["CUSTOMER_SOURCES", "FULL_REFRESH", "LEGACY_PARTITION", "REFRESH_TAG", "WRITER_TAG", "WRITER_TAG_VALUE"]
+__all__ = ["CUSTOMER_SOURCES", "SINGLE_RUN", "FULL_REFRESH", "LEGACY_PARTITION", "REFRESH_TAG", "WRITER_TAG", "WRITER_TAG_VALUE"]

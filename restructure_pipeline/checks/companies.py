@@ -1,6 +1,5 @@
 """Checks on ``companies``: one well-formed company per domain, never a personal or disposable one."""
 
-
 import dagster as dg
 
 from restructure_pipeline.assets.companies import companies

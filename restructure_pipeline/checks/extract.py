@@ -1,6 +1,5 @@
 """Checks on ``customer_extract``: the staging table is a faithful, consistent copy of the sources."""
 
-
 import dagster as dg
 
 from restructure_pipeline.assets.extract import customer_extract

@@ -1,6 +1,5 @@
 """Checks on ``prospects``: nothing lost (reconciliation) and every prospect on a valid company."""
 
-
 import dagster as dg
 
 from restructure_pipeline.assets.prospects import prospects

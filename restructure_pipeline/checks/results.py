@@ -1,6 +1,5 @@
 """Building check results with the offending samples attached."""
 
-
 from collections.abc import Sequence
 
 import dagster as dg

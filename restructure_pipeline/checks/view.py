@@ -1,6 +1,5 @@
 """Checks on ``company_prospect_view``: it holds exactly the live join."""
 
-
 import dagster as dg
 from psycopg import sql
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from restructure_pipeline.resources import OpenSearchResource
 from restructure_pipeline.search_index.bulk import BulkPolicy, bulk_write
 from restructure_pipeline.services.opensearch import LocalOpenSearch
-from restructure_pipeline.resources import OpenSearchResource
 from restructure_pipeline_tests.integration.fault_proxy import FaultProxy
 
 _FAST = BulkPolicy(chunk_docs=100, max_attempts=6, initial_backoff_seconds=0.05, max_backoff_seconds=0.2)

@@ -17,7 +17,13 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from restructure_pipeline.automation.cleanup import CONFIRMATION_PHRASE, cleanup_legacy
-from restructure_pipeline.sample_data import create_legacy_table, generate_customers, generate_drop, load_customers, write_drop_csv
+from restructure_pipeline.sample_data import (
+    create_legacy_table,
+    generate_customers,
+    generate_drop,
+    load_customers,
+    write_drop_csv,
+)
 from restructure_pipeline.services.postgres import EmbeddedPostgres
 from restructure_pipeline.store.bulk import WRITE_LOCK_KEY
 from restructure_pipeline.store.legacy_backup import (

@@ -201,3 +201,87 @@ def test_every_asset_check_passed_in_the_run(launched: LaunchedRun) -> None:
         if execution.status != "SUCCEEDED" or execution.passed is not True
     ]
     assert not failed, "\n".join(failed)
+
+
+
+def _write_drops(launched: LaunchedRun, keys: list[str], domain: str) -> None:
+    for number, key in enumerate(keys):
+        (launched.setup.environment.drop_dir / key).write_text(
+            f"externalId,email,company\n{key}-{number},person{number}@{domain},Backfill Co\n", encoding="utf-8"
+        )
+        launched.dev.add_dynamic_partition("customer_sources", key)
+
+
+def _prospects_at(launched: LaunchedRun, domain: str) -> int:
+    with psycopg.connect(launched.setup.environment.database_url) as conn:
+        return conn.execute(
+            'SELECT count(*) FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" WHERE c.domain = %s',
+            (domain,),
+        ).fetchone()[0]
+
+
+def test_ui_backfill_of_two_drops_loads_them_in_one_run(launched: LaunchedRun) -> None:
+    """The UI's partition backfill of the pipeline's assets: one run over both drops (single-run policy)."""
+    import time
+
+    keys = ["ui_backfill_a.csv", "ui_backfill_b.csv"]
+    _write_drops(launched, keys, "ui-backfill.com")
+    assets = [{"path": [name]} for name in (*TABLE_ASSETS, *INDEX_ASSETS)]
+    answer = launched.dev.graphql(
+        _LAUNCH_BACKFILL, {"params": {"partitionNames": keys, "assetSelection": assets, "fromFailure": False}}
+    )["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    backfill_id = answer["backfillId"]
+
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        backfill = launched.dev.graphql(_BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        if backfill["status"] not in ("REQUESTED",):
+            break
+        time.sleep(2)
+    runs = backfill["runs"]
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    extract_runs = [run for run in runs if any(tag["key"] == "dagster/asset_partition_range_start" for tag in run["tags"])]
+    assert len(extract_runs) == 1, runs
+    tags = {tag["key"]: tag["value"] for tag in extract_runs[0]["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == tuple(keys)
+    assert _prospects_at(launched, "ui-backfill.com") == 2
+
+
+def test_cli_materializes_two_drops_in_one_run(launched: LaunchedRun) -> None:
+    """From the CLI: ``dagster asset materialize --partition-range`` loads both drops in one run."""
+    import os
+    import subprocess
+    import sys
+
+    environment = launched.setup.environment
+    keys = ["cli_backfill_a.csv", "cli_backfill_b.csv"]
+    _write_drops(launched, keys, "cli-backfill.com")
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "restructure_pipeline.definitions",
+         "--select", "customer_extract*", "--partition-range", "...".join(keys)],
+        cwd=environment.dagster_home, env={**os.environ, **environment.variables()},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert _prospects_at(launched, "cli-backfill.com") == 2
+
+
+_LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+_BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs(limit: 20) { runId status tags { key value } } }
+  }
+}
+"""

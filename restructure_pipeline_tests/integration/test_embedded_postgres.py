@@ -81,7 +81,7 @@ def test_start_returns_admin_url_that_runs_queries(server: EmbeddedPostgres) -> 
     url = server.start()
 
     assert url == server.url() == server.url("postgres")
-    assert url.startswith(f"postgresql://postgres:") and url.endswith(f"@127.0.0.1:{server.port}/postgres")
+    assert url.startswith("postgresql://postgres:") and url.endswith(f"@127.0.0.1:{server.port}/postgres")
     with psycopg.connect(url) as conn:
         user, answer = conn.execute("SELECT current_user, 6 * 7").fetchone()
     assert (user, answer) == ("postgres", 42)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import psycopg
 
-from restructure_pipeline.sample_data import create_legacy_table, generate_customers, generate_drop, load_customers, write_drop_csv
+from restructure_pipeline.sample_data import (
+    create_legacy_table,
+    generate_customers,
+    generate_drop,
+    load_customers,
+    write_drop_csv,
+)
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
 
