@@ -25,17 +25,19 @@ def _blank_to_null(name: str) -> pl.Expr:
     return pl.when(text.str.len_bytes() > 0).then(text)
 
 
-def _rejected_values(raw: pl.DataFrame) -> pl.DataFrame:
-    """Raw numeric values the cleaner rejected, as a JSON object by field (null when none)."""
-    present = [name for name in INTEGER_COLUMNS if name in raw.columns]
-    if not present or all(raw[name].dtype.is_integer() for name in present):
-        return pl.DataFrame({"rejected_values": pl.Series([None] * raw.height, dtype=pl.String)})
+def _rejected_values(decided: pl.DataFrame, textual: list[str]) -> pl.DataFrame:
+    """Raw numeric values the cleaner rejected, as a JSON object by field (null when none).
+
+    ``textual`` are the numeric fields that arrived as text (typed legacy columns cannot be rejected).
+    """
+    if not textual:
+        return pl.DataFrame({"rejected_values": pl.Series([None] * decided.height, dtype=pl.String)})
     fields = [
         pl.when(pl.col(INVALID_NUMBERS).list.contains(name)).then(pl.col(f"raw_{name}")).alias(name)
-        for name in present
+        for name in textual
     ]
     encoded = pl.struct(fields).struct.json_encode()
-    return raw.select(
+    return decided.select(
         pl.when(pl.col(INVALID_NUMBERS).list.len() > 0).then(encoded).alias("rejected_values")
     )
 
@@ -55,6 +57,9 @@ def staging_rows(
     ``line`` and get ``observed_at`` (the drop's registration time) as both timestamps.
     """
     is_legacy = "id" in raw.columns
+    raw = raw.with_columns(
+        pl.lit(None, dtype=pl.String).alias(name) for name in ("externalSource", "externalId") if name not in raw.columns
+    )
     identity = [
         _blank_to_null("externalId").alias("externalId"),
         (
@@ -63,11 +68,10 @@ def staging_rows(
             else _blank_to_null("externalSource")
         ).alias("externalSource"),
     ]
-    prepared = raw.with_columns(
-        *identity, *[pl.col(name).cast(pl.String).alias(f"raw_{name}") for name in INTEGER_COLUMNS if name in raw.columns]
-    )
+    textual = [name for name in INTEGER_COLUMNS if name in raw.columns and raw[name].dtype == pl.String]
+    prepared = raw.with_columns(*identity, *[pl.col(name).alias(f"raw_{name}") for name in textual])
     decided = normalize_records(prepared, lists)
-    decided = pl.concat([decided, _rejected_values(decided)], how="horizontal")
+    decided = pl.concat([decided, _rejected_values(decided, textual)], how="horizontal")
     if is_legacy:
         lineage = [
             pl.col("id").alias("source_ref"),

@@ -135,7 +135,8 @@ SELECT s.source, s.source_ref, s.line, s."externalSource", s."externalId",
        jsonb_strip_nulls(jsonb_build_object(
            'id', s.customer_id, 'externalSource', s."externalSource", 'externalId', s."externalId",
            {raw_attributes}
-       )) || coalesce(s.rejected_values, '{{}}'::jsonb) AS raw
+       -- Raw values that could not be parsed replace their (null) cleaned value.
+       )) || jsonb_strip_nulls(coalesce(s.rejected_values, '{{}}'::jsonb)) AS raw
 FROM restructure.source_record s
 LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
 WHERE s.is_current

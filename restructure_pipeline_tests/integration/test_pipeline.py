@@ -175,3 +175,33 @@ def test_unparseable_drop_fails_naming_file_and_line_and_writes_nothing(
     assert _snapshot(conn) == before
     assert _scalar(conn, "SELECT count(*) FROM restructure.source_record") == staged
     assert _scalar(conn, "SELECT count(*) FROM restructure.drop_file") == 0
+
+
+def test_quarantine_keeps_the_raw_record_with_unparseable_values(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    write_csv(
+        drop_dir / "numbers.csv",
+        ["externalId", "email", "company", "minEmployeeSize", "maxEmployeeSize", "revenue"],
+        [
+            ["n-1", "broken-email", "Acme", "ten", "50", "1,000,000"],
+            ["n-2", "bob@acme.com", "Acme", "-5", "20", "lots"],
+        ],
+    )
+    pipeline.ingest_drop("numbers.csv")
+
+    (source_ref, line, reason, raw), = conn.execute(
+        "SELECT source_ref, line, reason, raw FROM restructure.customer_quarantine"
+    ).fetchall()
+    assert (source_ref, line, reason) == ("2", 2, "invalid_email")
+    assert raw["minEmployeeSize"] == "ten" and raw["maxEmployeeSize"] == 50 and raw["revenue"] == 1_000_000
+    assert raw["email"] == "broken-email" and raw["externalSource"] == "csv_drop"
+    # The valid person with unparseable numbers became a prospect; the raw values stay in staging.
+    rejected = conn.execute(
+        "SELECT rejected_values FROM restructure.source_record WHERE source = 'numbers.csv' AND source_ref = '3'"
+    ).fetchone()[0]
+    assert {key: value for key, value in rejected.items() if value is not None} == {
+        "minEmployeeSize": "-5", "revenue": "lots"
+    }

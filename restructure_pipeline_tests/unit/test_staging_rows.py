@@ -1,0 +1,65 @@
+"""Staging rows: lineage columns, drop timestamps, rejected raw values and the change hash."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.sources.staging_rows import staging_rows
+from restructure_pipeline.store.staging import STAGING_COLUMNS
+
+REGISTERED = datetime(2026, 11, 26, 3, 0, 0)
+
+
+def _drop(**columns: list) -> pl.DataFrame:
+    lines = list(range(2, 2 + len(next(iter(columns.values())))))
+    frame = pl.DataFrame({name: pl.Series(values, dtype=pl.Utf8) for name, values in columns.items()})
+    return frame.with_columns(pl.Series("line", lines, dtype=pl.Int32))
+
+
+def _stage(frame: pl.DataFrame) -> pl.DataFrame:
+    return staging_rows(
+        frame, source="drop.csv", source_seq=7, lists=DomainLists.default(), observed_at=REGISTERED,
+        default_external_source="csv_drop",
+    )
+
+
+def test_drop_rows_get_lineage_and_the_drop_registration_time() -> None:
+    rows = _stage(_drop(externalId=["a"], email=["ann@acme.com"], externalSource=[None]))
+    row = rows.row(0, named=True)
+    assert list(rows.columns) == list(STAGING_COLUMNS)
+    assert (row["source"], row["source_ref"], row["line"], row["source_seq"]) == ("drop.csv", "2", 2, 7)
+    assert row["createdAt"] == row["updatedAt"] == REGISTERED
+    assert row["externalSource"] == "csv_drop" and row["customer_id"] is None
+    assert row["company_domain"] == "acme.com"
+
+
+def test_unparseable_numbers_keep_their_raw_text() -> None:
+    rows = _stage(_drop(externalId=["a"], email=["ann@acme.com"], minEmployeeSize=["ten"], maxEmployeeSize=["50"]))
+    row = rows.row(0, named=True)
+    assert row["minEmployeeSize"] is None and row["maxEmployeeSize"] == 50
+    rejected = {key: value for key, value in json.loads(row["rejected_values"]).items() if value is not None}
+    assert rejected == {"minEmployeeSize": "ten"}
+
+
+def test_no_rejected_values_when_every_number_parses() -> None:
+    rows = _stage(_drop(externalId=["a"], email=["ann@acme.com"], revenue=["1,000"]))
+    assert rows.row(0, named=True)["rejected_values"] is None
+
+
+@pytest.mark.parametrize("column, value", [("jobTitle", "CTO"), ("email", "ann@globex.com"), ("city", "Paris")])
+def test_content_hash_changes_with_content_and_only_then(column: str, value: str) -> None:
+    base = {"externalId": ["a"], "email": ["ann@acme.com"], "jobTitle": ["Engineer"], "city": ["Berlin"]}
+    first, again = _stage(_drop(**base)), _stage(_drop(**base))
+    changed = _stage(_drop(**{**base, column: [value]}))
+    assert first["content_hash"][0] == again["content_hash"][0]
+    assert changed["content_hash"][0] != first["content_hash"][0]
+
+
+def test_drop_rows_need_a_registration_time() -> None:
+    with pytest.raises(ValueError, match="observed_at"):
+        staging_rows(_drop(externalId=["a"]), source="d", source_seq=1, lists=DomainLists.default())
