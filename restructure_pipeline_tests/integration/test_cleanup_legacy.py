@@ -271,7 +271,8 @@ def test_a_failure_in_the_transaction_leaves_everything_as_it_was(
 
 
 def test_cleanup_backs_up_and_drops_and_restore_brings_the_table_back(
-    conn: psycopg.Connection, pipeline: PipelineRunner
+    conn: psycopg.Connection, pipeline: PipelineRunner, database_url: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     load_legacy(conn, ROWS)
     conn.execute('GRANT SELECT ON "Customer" TO PUBLIC')
@@ -334,8 +335,19 @@ def test_cleanup_backs_up_and_drops_and_restore_brings_the_table_back(
     second = _run_cleanup(pipeline)
     assert second.success and not _customer_exists(conn)
     assert [backup.name for backup in list_legacy_backups(conn)] == [_output_metadata(second)["backup"], name]
-    assert restore_legacy_customer(conn, name).backup_name == name
+    # The documented rollback command, by name.
+    from restructure_pipeline.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    capsys.readouterr()
+    assert main(["legacy", "backups"]) == 0
+    listing = capsys.readouterr().out
+    assert name in listing and _output_metadata(second)["backup"] in listing
+    assert main(["legacy", "restore", "--backup", name]) == 0
+    assert f'Restored "Customer" from {name}: 7 rows' in capsys.readouterr().out
     assert _customer_rows(conn) == rows and _catalog(conn) == catalog
+    assert main(["legacy", "restore"]) == 2
+    assert 'a "Customer" table already exists' in capsys.readouterr().err
     conn.execute('DROP TABLE "Customer"')
     with pytest.raises(LegacyBackupError, match="no Customer backup named 'customer_archive_nope'"):
         restore_legacy_customer(conn, "customer_archive_nope")
