@@ -147,6 +147,8 @@ class DropReader:
                         raise DropFileError(
                             self.path, f"expected {width} fields as in the header, found {len(row)}", line=start_line
                         )
+                    if any("\x00" in value for value in row):  # Postgres text cannot hold NUL
+                        raise DropFileError(self.path, "a field contains a NUL byte", line=start_line)
                     batch.append(row)
                     lines.append(start_line)
                     if len(batch) >= self.chunk_rows:
