@@ -161,6 +161,12 @@ def _legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.harness import main as benchmark_main
+
+    return benchmark_main(["--rows", str(args.rows), "--seed", str(args.seed), *(["--out", args.out] if args.out else [])])
+
+
 def _demo(args: argparse.Namespace) -> int:
     from restructure_pipeline.demo import run_demo
 
@@ -225,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("action", choices=["backups", "restore"])
     legacy.add_argument("--backup", help="the backup to restore (default: the newest)")
     legacy.set_defaults(handler=_legacy)
+
+    bench = commands.add_parser("bench", help="benchmark full_refresh and a 1%% drop against same-run baselines")
+    bench.add_argument("--rows", type=int, default=1_000_000)
+    bench.add_argument("--seed", type=int, default=42)
+    bench.add_argument("--out", help="report folder (default benchmarks/results)")
+    bench.set_defaults(handler=_bench)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the embedded setup")
     ui.add_argument("--port", type=int, default=3000)

@@ -165,6 +165,8 @@ def stage_source(
             conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
             conn.execute(_RECOMPUTE_CURRENT)
             conn.execute(_CURRENT_WITHOUT_IDENTITY)
+            # Fresh statistics for the next steps' plans (autovacuum may not have caught up yet).
+            conn.execute("ANALYZE restructure.source_record, restructure.pending_key, restructure.pending_domain")
         if before_commit is not None:
             before_commit(conn, rows)
     return StageResult(source=source, rows=rows, changed=changed, removed=removed)
@@ -177,6 +179,7 @@ def queue_everything(conn: psycopg.Connection) -> None:
         conn.execute(_QUEUE_EVERYTHING)
         conn.execute(_RECOMPUTE_CURRENT)
         conn.execute(_CURRENT_WITHOUT_IDENTITY)
+        conn.execute("ANALYZE restructure.source_record, restructure.pending_key, restructure.pending_domain")
 
 
 def staged_counts(conn: psycopg.Connection) -> dict[str, int]:
