@@ -39,9 +39,14 @@ class PostgresResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         """An autocommit connection: every write goes through an explicit ``conn.transaction()``."""
-        options = f"-c statement_timeout={self.statement_timeout_ms}" if self.statement_timeout_ms else None
+        # A killed run's session must not keep its transaction and locks while a statement runs:
+        # the server checks every 2 s that the client is still there (keepalives cover idle links).
+        options = "-c client_connection_check_interval=2000"
+        if self.statement_timeout_ms:
+            options += f" -c statement_timeout={self.statement_timeout_ms}"
         with psycopg.connect(
-            self.database_url, autocommit=True, application_name=APPLICATION_NAME, options=options
+            self.database_url, autocommit=True, application_name=APPLICATION_NAME, options=options,
+            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
         ) as conn:
             yield conn
 

@@ -10,7 +10,7 @@ import psycopg
 from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES
 from restructure_pipeline.automation.schedules import build_full_refresh_schedule
 from restructure_pipeline.automation.sensors import drop_sensor
-from restructure_pipeline.resources import PipelineSettings
+from restructure_pipeline.resources import OpenSearchResource, PipelineSettings
 from restructure_pipeline.sample_data import (
     create_legacy_table,
     generate_customers,
@@ -131,7 +131,8 @@ def test_drops_one_by_one_equal_one_full_refresh_over_the_same_inputs(
             load_customers(twin, legacy)
             runner = PipelineRunner(
                 database_url=fresh_url, drop_dir=drop_dir,
-                opensearch=opensearch.model_copy(update={"index_prefix": opensearch.index_prefix + "twin_"}),
+                # A new resource: Dagster rebuilds resources from their config, so model_copy would not stick.
+                opensearch=OpenSearchResource(**{**opensearch.model_dump(), "index_prefix": opensearch.index_prefix + "twin_"}),
             )
             runner.full_refresh()
             full = _state(twin)

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, LEGACY_PARTITION
+from restructure_pipeline.resources import OpenSearchResource
 from restructure_pipeline.sample_data import (
     create_legacy_table,
     generate_customers,
@@ -64,7 +65,8 @@ def test_random_sequence_converges_to_one_clean_full_refresh(
             load_customers(twin, legacy)
             runner = PipelineRunner(
                 database_url=twin_url, drop_dir=drop_dir,
-                opensearch=opensearch.model_copy(update={"index_prefix": f"{opensearch.index_prefix}twin{seed}_"}),
+                # A new resource: Dagster rebuilds resources from their config, so model_copy would not stick.
+                opensearch=OpenSearchResource(**{**opensearch.model_dump(), "index_prefix": f"{opensearch.index_prefix}twin{seed}_"}),
             )
             runner.instance.add_dynamic_partitions(CUSTOMER_SOURCES.name, [LEGACY_PARTITION, *order])
             runner.full_refresh()
