@@ -14,12 +14,14 @@ from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.store.companies import write_companies
 
 _LARGEST_COMPANIES = """
-SELECT c.domain, c.name, c.industry, c.country, count(s.*) AS source_rows
-FROM "Company" c
-JOIN restructure.source_record s ON s.company_domain = c.domain AND s.is_current AND s.record_problem IS NULL
-GROUP BY c.id
-ORDER BY source_rows DESC, c.domain
-LIMIT 10
+SELECT c.domain, c.name, c.industry, c.country, largest.source_rows
+FROM (
+    SELECT company_domain, count(*) AS source_rows FROM restructure.source_record
+    WHERE is_current AND record_problem IS NULL AND company_domain IS NOT NULL
+    GROUP BY company_domain ORDER BY source_rows DESC, company_domain LIMIT 10
+) largest
+JOIN "Company" c ON c.domain = largest.company_domain
+ORDER BY largest.source_rows DESC, c.domain
 """
 
 
@@ -34,9 +36,9 @@ def companies(
     context: dg.AssetExecutionContext, postgres: PostgresResource, settings: PipelineSettings
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    with postgres.connect() as conn:
+    with postgres.connect() as conn, postgres.connect() as reader:
         apply_migrations(conn)
-        result = write_companies(conn, merge_company_attributes, new_cuid, settings.chunk_rows)
+        result = write_companies(conn, reader, merge_company_attributes, new_cuid, settings.chunk_rows)
         total = conn.execute('SELECT count(*) FROM "Company"').fetchone()[0]
         largest = conn.execute(_LARGEST_COMPANIES).fetchall()
         schema = table_schema(conn, "public", "Company")

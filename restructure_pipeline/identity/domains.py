@@ -99,10 +99,15 @@ def _psl_extractor() -> tldextract.TLDExtract:
     )
 
 
+_IPV4_CHARACTERS = "0123456789."
+
+
 def _is_ip_literal(host: str) -> bool:
     if host.startswith("[") and host.endswith("]"):
         # Anything bracketed is an address literal, whether or not it parses.
         return True
+    if ":" not in host and host.strip(_IPV4_CHARACTERS):
+        return False  # neither IPv6 (has a colon) nor IPv4 (digits and dots only): skip the parser
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -126,7 +131,7 @@ def _ascii_label(label: str) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def ascii_host(host: str | None) -> str | None:
     """The host in lowercase IDNA ASCII form without trailing dot, or None if it is no valid DNS name.
 
@@ -153,7 +158,7 @@ def ascii_host(host: str | None) -> str | None:
     return result if len(result) <= MAX_HOST_OCTETS else None
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def registrable_domain(host: str | None) -> str | None:
     """The company domain of a mail host: its ICANN registrable domain in IDNA ASCII form, or None."""
     normalized = ascii_host(host)

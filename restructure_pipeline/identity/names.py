@@ -25,7 +25,7 @@ import re
 import unicodedata
 
 import polars as pl
-from cleanco import basename, prepare_default_terms
+from cleanco import prepare_default_terms
 from cleanco.clean import normalized, strip_punct, strip_tail
 from cleanco.non_nfkd_map import NON_NFKD_MAP
 
@@ -37,34 +37,80 @@ _UNDECOMPOSABLE = str.maketrans({key.casefold(): value.casefold() for key, value
 
 
 def _fold(text: str) -> str:
+    if text.isascii():
+        # ASCII has nothing to decompose, no combining marks and no undecomposable letters.
+        return _NON_WORD.sub(" ", text.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     unaccented = "".join(char for char in decomposed if not unicodedata.combining(char))
     unaccented = unaccented.translate(_UNDECOMPOSABLE).casefold()
     return _NON_WORD.sub(" ", unaccented).strip()
 
 
+def _normalized(text: str) -> str:
+    """cleanco's ``normalized``, with a fast path for ASCII (where it is just ``casefold``)."""
+    return text.lower() if text.isascii() else normalized(text)
+
+
+@functools.cache
+def _terms_by_last_word() -> dict[str, list[tuple[int, int, list[str]]]]:
+    """cleanco's default terms as (position in cleanco's order, size, words), by last word."""
+    index: dict[str, list[tuple[int, int, list[str]]]] = {}
+    for position, (size, words) in enumerate(prepare_default_terms()):
+        index.setdefault(words[-1], []).append((position, size, words))
+    return index
+
+
+def _basename(name: str) -> str:
+    """Exactly ``cleanco.basename(name)`` (suffixes only), without scanning all ~300 terms.
+
+    cleanco walks its terms in order and drops each one the (shrinking) name ends with.
+    Only a term whose last word is the name's current last word can match, so this walks
+    just those, in cleanco's order, from the last match on.
+    """
+    terms = _terms_by_last_word()
+    name = strip_tail(name)
+    words = name.split()
+    keys = [strip_punct(word) for word in _normalized(name).split()]
+    after = -1
+    while keys:
+        match = next(
+            (
+                (position, size)
+                for position, size, term in terms.get(keys[-1], ())
+                if position > after and keys[-size:] == term
+            ),
+            None,
+        )
+        if match is None:
+            break
+        after, size = match
+        del keys[-size:]
+        del words[-size:]
+    return strip_tail(" ".join(words))
+
+
 @functools.cache
 def _legal_form_endings() -> frozenset[str]:
     # Last words of cleanco's terms, in cleanco's own normalization: basename can only strip names ending so.
-    return frozenset(parts[-1] for _, parts in prepare_default_terms())
+    return frozenset(_terms_by_last_word())
 
 
 def _may_end_in_legal_form(text: str) -> bool:
-    words = normalized(strip_tail(text)).split()
+    words = _normalized(strip_tail(text)).split()
     return bool(words) and strip_punct(words[-1]) in _legal_form_endings()
 
 
 def _strip_legal_forms(text: str) -> str:
-    # basename scans all ~300 terms per call; the cheap ending test skips it for most names.
+    # The cheap ending test skips basename for most names.
     while _may_end_in_legal_form(text):
-        stripped = basename(text)
+        stripped = _basename(text)
         if stripped == text or not _fold(stripped):
             return text
         text = stripped
     return text
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def clean_company_name(name: str | None) -> str | None:
     """The comparison key of a company name, or None when nothing but punctuation or spaces is left."""
     if name is None:

@@ -18,12 +18,19 @@ The rules:
   prospects; ``prospect_id`` for a view row, or its ``company_id`` when the company has
   no prospect (then it has exactly one view row). Company ids are cuids the pipeline
   makes, prospect ids are cuids or legacy ``Customer`` ids, so the two never meet.
+
+Indexing does not build documents row by row in Python: :func:`document_query` has
+Postgres build the same ``_source`` as JSON text (``json_build_object`` + ``json_strip_nulls``,
+timestamps by ``to_char``), which the bulk writer sends as it is. :func:`to_document`
+stays the reference the checks compare with, and a test holds the two equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+
+from psycopg import sql
 
 from restructure_pipeline.search_index.mappings import IndexDefinition
 
@@ -50,6 +57,11 @@ def document_id(definition: IndexDefinition, row: Mapping[str, object]) -> str:
     value = row.get(definition.id_field)
     if value is None and definition.fallback_id_field is not None:
         value = row.get(definition.fallback_id_field)
+    return checked_document_id(definition, value)
+
+
+def checked_document_id(definition: IndexDefinition, value: object) -> str:
+    """``value`` if it is a usable document id, else :class:`DocumentError`."""
     if not isinstance(value, str) or not value:
         fields = " / ".join(name for name in (definition.id_field, definition.fallback_id_field) if name)
         raise DocumentError(f"{definition.logical_name} row has no usable id in {fields}: {value!r}")
@@ -134,3 +146,34 @@ def _instant(value: object) -> datetime | None:
             return None
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     return None
+
+
+# ``json_build_object`` takes at most 100 arguments: 50 fields.
+_MAX_SQL_FIELDS = 50
+_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+
+
+def document_query(definition: IndexDefinition, relation: sql.Composable) -> sql.Composed:
+    """``SELECT document id, _source JSON text FROM relation``, equal to :func:`to_document`.
+
+    Postgres' types already bound integers to the mapped ``integer``/``long``, and the
+    timestamps are ``TIMESTAMP(3)`` in UTC; callers append their own ``WHERE``.
+    """
+    if len(definition.source_fields) > _MAX_SQL_FIELDS:
+        raise ValueError(f"{definition.logical_name} has more than {_MAX_SQL_FIELDS} fields for json_build_object")
+    doc_id = sql.Identifier(definition.id_field)
+    if definition.fallback_id_field is not None:
+        doc_id = sql.SQL("coalesce({}, {})").format(doc_id, sql.Identifier(definition.fallback_id_field))
+    pairs = sql.SQL(", ").join(
+        sql.SQL("{}, {}").format(sql.Literal(name), _json_value(definition, name)) for name in definition.source_fields
+    )
+    return sql.SQL("SELECT {doc_id}, json_strip_nulls(json_build_object({pairs}))::text FROM {relation}").format(
+        doc_id=doc_id, pairs=pairs, relation=relation
+    )
+
+
+def _json_value(definition: IndexDefinition, name: str) -> sql.Composable:
+    column = sql.Identifier(name)
+    if definition.field_type(name) == "date":
+        return sql.SQL("to_char({}, {})").format(column, sql.Literal(_TIMESTAMP_FORMAT))
+    return column

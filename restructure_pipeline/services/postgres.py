@@ -75,7 +75,10 @@ _CREATE_DATABASE_LOCK_KEY = 0x5245_5354_5047  # arbitrary, constant: "RESTPG"
 # Written into postgresql.conf by initdb, so they stay tunable per cluster afterwards.
 CLUSTER_SETTINGS: dict[str, str] = {
     "max_connections": "100",
-    "shared_buffers": "256MB",
+    "shared_buffers": "1GB",
+    # Room for the pipeline's set-based steps (hash joins, sorts, index builds) to stay in memory.
+    "work_mem": "64MB",
+    "maintenance_work_mem": "256MB",
     "max_wal_size": "2GB",
     "fsync": "on",
     "synchronous_commit": "on",

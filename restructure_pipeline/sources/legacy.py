@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
+from restructure_pipeline.store.bulk import copy_out_frames
 
 LEGACY_PARTITION = "legacy"
 LEGACY_TABLE = "Customer"
@@ -40,13 +41,12 @@ def count_legacy_rows(conn: psycopg.Connection) -> int:
 
 
 def iter_legacy_chunks(conn: psycopg.Connection, chunk_rows: int) -> Iterator[pl.DataFrame]:
-    """Yield the whole table in chunks, read through a server-side cursor in one snapshot."""
+    """Yield the whole table in chunks of ``LEGACY_SCHEMA``, streamed by one COPY (one snapshot).
+
+    ``conn`` is busy until the last chunk: write on another connection meanwhile.
+    """
     query = sql.SQL("SELECT {columns} FROM {table}").format(
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in LEGACY_COLUMNS),
         table=sql.Identifier(LEGACY_TABLE),
     )
-    with conn.transaction(), conn.cursor(name="legacy_customer_extract") as cursor:
-        cursor.itersize = chunk_rows
-        cursor.execute(query)
-        while rows := cursor.fetchmany(chunk_rows):
-            yield pl.DataFrame(rows, schema=LEGACY_SCHEMA, orient="row")
+    yield from copy_out_frames(conn, query, LEGACY_SCHEMA, chunk_rows)

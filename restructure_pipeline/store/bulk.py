@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import polars as pl
 import psycopg
@@ -50,14 +51,94 @@ def fetch_frame(
     return pl.DataFrame(rows, schema=schema or names, orient="row")
 
 
-def iter_frames(
-    conn: psycopg.Connection, query: sql.Composable | str, params: Sequence | dict | None,
-    chunk_rows: int, schema: dict[str, pl.DataType] | None = None, name: str = "pipeline_stream",
+def copy_out_frames(
+    conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType], chunk_rows: int
 ) -> Iterator[pl.DataFrame]:
-    """Stream a query through a server-side cursor; the caller owns the transaction."""
-    with conn.cursor(name=name) as cursor:
-        cursor.itersize = chunk_rows
-        cursor.execute(query, params)
-        names = [column.name for column in cursor.description]
-        while rows := cursor.fetchmany(chunk_rows):
-            yield pl.DataFrame(rows, schema=schema or names, orient="row")
+    """Stream a query's rows as frames of ``schema`` (the query's columns, in order) through COPY.
+
+    ``COPY (query) TO STDOUT`` in CSV goes straight into polars' CSV reader: no Python
+    object per value. The server sends one row per COPY message, so joining messages never
+    splits a row. The connection is busy until the stream ends: read on a connection of
+    its own. Timestamps are read in ISO form, which the caller's session must keep.
+    """
+    statement = sql.SQL("COPY ({query}) TO STDOUT (FORMAT csv)").format(query=query)
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        rows: list[bytes] = []
+        for row in copy:
+            rows.append(bytes(row))
+            if len(rows) == chunk_rows:
+                yield csv_frame(b"".join(rows), schema)
+                rows.clear()
+        if rows:
+            yield csv_frame(b"".join(rows), schema)
+
+
+def csv_frame(csv: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Parse Postgres CSV (unquoted empty = NULL, quoted empty = empty text) into ``schema``."""
+    text = pl.read_csv(
+        io.BytesIO(csv), has_header=False, new_columns=list(schema), infer_schema=False,
+        schema_overrides=dict.fromkeys(schema, pl.String),
+    )
+    return text.select(_from_text(name, dtype) for name, dtype in schema.items())
+
+
+def _from_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        return column.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit=dtype.time_unit)
+    if dtype == pl.Boolean:
+        return column.replace_strict({"t": True, "f": False}, return_dtype=pl.Boolean)
+    return column.cast(dtype)
+
+
+_DEFERRABLE_INDEXES = """
+SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+ORDER BY c.relname
+"""
+
+_DEFERRABLE_FOREIGN_KEYS = """
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = %(table)s::regclass AND contype = 'f'
+ORDER BY conname
+"""
+
+_LOADABLE = """
+SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = %(table)s::regclass
+"""
+
+
+@contextmanager
+def bulk_load(conn: psycopg.Connection, schema: str, table: str) -> Iterator[bool]:
+    """Load an *empty* table the way pg_restore does: secondary indexes and foreign keys after the rows.
+
+    Inside the caller's transaction: when the table is empty and ours, its non-unique
+    indexes and its foreign keys are dropped, and re-created (the keys validated in one
+    pass) when the block ends. Unique indexes stay, so ``ON CONFLICT`` keeps its arbiter.
+    Yields whether it deferred anything; a table with rows is loaded as it is, since its
+    readers must keep their indexes.
+    """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise RuntimeError("bulk_load needs a transaction: the dropped indexes must never be visible")
+    qualified = {"table": f'"{schema}"."{table}"'}
+    relation = sql.Identifier(schema, table)
+    empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(relation)).fetchone()[0]
+    if not (empty and conn.execute(_LOADABLE, qualified).fetchone()[0]):
+        yield False
+        return
+    indexes = conn.execute(_DEFERRABLE_INDEXES, qualified).fetchall()
+    foreign_keys = conn.execute(_DEFERRABLE_FOREIGN_KEYS, qualified).fetchall()
+    for name, _ in foreign_keys:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(relation, sql.Identifier(name)))
+    for index_schema, name, _ in indexes:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_schema, name)))
+    yield True
+    for _, _, definition in indexes:
+        conn.execute(definition)
+    for name, definition in foreign_keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(relation, sql.Identifier(name), sql.SQL(definition))
+        )

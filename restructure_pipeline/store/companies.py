@@ -15,7 +15,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from restructure_pipeline.store.bulk import copy_frame, fetch_frame, iter_frames, take_write_lock
+from restructure_pipeline.store.bulk import bulk_load, copy_frame, copy_out_frames, fetch_frame, take_write_lock
 
 COMPANY_ATTRIBUTES: tuple[str, ...] = (
     "name", "industry", "minEmployeeSize", "maxEmployeeSize", "employeeSizeLink", "revenue",
@@ -52,16 +52,16 @@ CREATE TEMP TABLE company_next (
 
 # A company's birth: its earliest row ever seen for the domain, superseded versions included,
 # so the answer does not depend on whether drops arrived one by one or all at once.
+# One sort: the first row per domain in birth order carries both answers.
 _LINEAGE = """
 UPDATE company_next n
 SET "createdAt" = lineage.created_at, "externalSource" = lineage.external_source
 FROM (
-    SELECT s.company_domain AS domain, min(s."createdAt") AS created_at,
-           (array_agg(s."externalSource" ORDER BY s."createdAt", s.source_seq, s.source, s.source_ref))[1]
-               AS external_source
+    SELECT DISTINCT ON (s.company_domain)
+           s.company_domain AS domain, s."createdAt" AS created_at, s."externalSource" AS external_source
     FROM restructure.source_record s
     JOIN company_next c ON c.domain = s.company_domain
-    GROUP BY s.company_domain
+    ORDER BY s.company_domain, s."createdAt", s.source_seq, s.source, s.source_ref
 ) lineage
 WHERE n.domain = lineage.domain
 """
@@ -115,15 +115,20 @@ def iter_domain_chunks(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]
 
 def write_companies(
     conn: psycopg.Connection,
+    reader: psycopg.Connection,
     merge: Callable[[pl.DataFrame], pl.DataFrame],
     new_id: Callable[[], str],
     chunk_rows: int,
 ) -> CompanyWriteResult:
-    """Recompute every queued domain with ``merge`` and upsert the result, in one transaction."""
+    """Recompute every queued domain with ``merge`` and upsert the result, in one transaction.
+
+    ``reader`` (another connection) streams the queued domains' rows while ``conn`` writes;
+    it reads committed rows only, which the write lock taken on ``conn`` keeps still.
+    """
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_CREATE_COMPANY_NEXT)
-        stream = iter_frames(conn, _QUEUED_DOMAIN_RECORDS, None, chunk_rows, _RECORD_SCHEMA, "queued_domains")
+        stream = copy_out_frames(reader, sql.SQL(_QUEUED_DOMAIN_RECORDS), _RECORD_SCHEMA, chunk_rows)
         domains = _merge_into_company_next(conn, stream, merge)
         conn.execute(_LINEAGE)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
@@ -139,7 +144,8 @@ def write_companies(
             current=sql.SQL(", ").join(sql.SQL('"Company".{}').format(name) for name in attributes),
             excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in attributes),
         )
-        written = conn.execute(upsert).rowcount
+        with bulk_load(conn, "public", "Company"):
+            written = conn.execute(upsert).rowcount
         inserted = new_domains.height
     return CompanyWriteResult(domains_recomputed=domains, inserted=inserted, updated=max(written - inserted, 0))
 

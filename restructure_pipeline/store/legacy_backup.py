@@ -324,9 +324,14 @@ def account_for_legacy_rows(conn: psycopg.Connection, lists: DomainLists, chunk_
     compares the content hashes with the staged rows.
     """
     conn.execute(_CREATE_EXPECTED)
-    for chunk in iter_legacy_chunks(conn, chunk_rows):
-        rows = staging_rows(chunk, source=LEGACY_PARTITION, source_seq=0, lists=lists)
-        copy_frame(conn, sql.Identifier("legacy_expected"), rows.select("source_ref", "content_hash"))
+    # The table streams by COPY, which keeps the connection busy: the hashes (two short
+    # strings a row) are written once the stream has ended.
+    expected = [
+        staging_rows(chunk, source=LEGACY_PARTITION, source_seq=0, lists=lists).select("source_ref", "content_hash")
+        for chunk in iter_legacy_chunks(conn, chunk_rows)
+    ]
+    for hashes in expected:
+        copy_frame(conn, sql.Identifier("legacy_expected"), hashes)
     conn.execute("ANALYZE legacy_expected")
     conn.execute(_ACCOUNT)
     counts: dict[str, int] = {}

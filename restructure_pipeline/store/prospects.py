@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
-from restructure_pipeline.store.bulk import copy_frame, fetch_frame, take_write_lock
+from restructure_pipeline.store.bulk import bulk_load, copy_frame, fetch_frame, take_write_lock
 
 PROSPECT_ATTRIBUTES: tuple[str, ...] = (
     "salutation", "firstName", "lastName", "email", "jobTitle", "jobTitleLevel", "department", "jobTitleLink",
@@ -54,27 +54,34 @@ CREATE TEMP TABLE name_resolution (
 ) ON COMMIT DROP
 """
 
+# The rows to recompute: queued identities, and every row that joins its company by name.
+# Their lineage (the legacy id, if any, and when the identity was first seen) comes from
+# every version of the identity, aggregated in one pass rather than looked up row by row.
 _PROSPECT_NEXT = """
 CREATE TEMP TABLE prospect_next ON COMMIT DROP AS
-SELECT coalesce(s.customer_id, existing.id, legacy.customer_id) AS id,
+WITH recomputed AS (
+    SELECT s.*, r.resolved_domain
+    FROM restructure.source_record s
+    LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
+    WHERE s.is_current AND s.record_problem IS NULL
+      AND (s.needs_name_resolution OR EXISTS (
+            SELECT 1 FROM restructure.pending_key k
+            WHERE k."externalSource" = s."externalSource" AND k."externalId" = s."externalId"))
+), lineage AS (
+    SELECT l."externalSource", l."externalId", min(l.customer_id) AS customer_id, min(l."createdAt") AS first_seen
+    FROM restructure.source_record l
+    WHERE (l."externalSource", l."externalId") IN (SELECT "externalSource", "externalId" FROM recomputed)
+    GROUP BY l."externalSource", l."externalId"
+)
+SELECT coalesce(s.customer_id, existing.id, lineage.customer_id) AS id,
        {attributes}, s.email_normalized AS email, c.id AS "companyId",
-       s."externalSource", s."externalId", legacy.first_seen AS "createdAt", s."updatedAt"
-FROM restructure.source_record s
-LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
-JOIN "Company" c ON c.domain = coalesce(s.company_domain, r.resolved_domain)
+       s."externalSource", s."externalId", lineage.first_seen AS "createdAt", s."updatedAt"
+FROM recomputed s
+JOIN lineage USING ("externalSource", "externalId")
+JOIN "Company" c ON c.domain = coalesce(s.company_domain, s.resolved_domain)
 LEFT JOIN "Prospect" existing
        ON existing."externalSource" = s."externalSource" AND existing."externalId" = s."externalId"
--- Over every version of the identity: the legacy id (if any) and when it was first seen.
-JOIN LATERAL (
-    SELECT min(l.customer_id) AS customer_id, min(l."createdAt") AS first_seen
-    FROM restructure.source_record l
-    WHERE l."externalSource" = s."externalSource" AND l."externalId" = s."externalId"
-) legacy ON TRUE
-WHERE s.is_current AND s.record_problem IS NULL
-  AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
-  AND (s.needs_name_resolution OR EXISTS (
-        SELECT 1 FROM restructure.pending_key k
-        WHERE k."externalSource" = s."externalSource" AND k."externalId" = s."externalId"))
+WHERE NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
 """
 
 _CREATE_NEW_IDS = """
@@ -181,7 +188,6 @@ def write_prospects(
     ``clean_names`` maps a frame (domain, name) to (domain, name_clean); ``resolve`` is the
     cleaned-name rule: (people, companies) -> (record_key, resolved_domain).
     """
-    attributes = [sql.Identifier(name) for name in PROSPECT_ATTRIBUTES]
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_STALE_COMPANIES)
@@ -219,20 +225,8 @@ def write_prospects(
         recomputed = conn.execute("SELECT count(*) FROM prospect_next").fetchone()[0]
 
         deleted = conn.execute(_DELETE_RETIRED).rowcount
-        written = conn.execute(
-            sql.SQL(_UPSERT).format(
-                columns=sql.SQL(", ").join([*attributes, sql.Identifier("companyId")]),
-                assignments=sql.SQL(", ").join(
-                    sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in [*attributes, sql.Identifier("companyId")]
-                ),
-                current=sql.SQL(", ").join(
-                    sql.SQL('"Prospect".{}').format(name) for name in [*attributes, sql.Identifier("companyId")]
-                ),
-                excluded=sql.SQL(", ").join(
-                    sql.SQL("EXCLUDED.{}").format(name) for name in [*attributes, sql.Identifier("companyId")]
-                ),
-            )
-        ).rowcount
+        with bulk_load(conn, "public", "Prospect"):
+            written = _upsert_prospects(conn)
         retired = conn.execute(_DELETE_STALE_COMPANIES).rowcount
 
         conn.execute(
@@ -255,3 +249,15 @@ def write_prospects(
         quarantined=quarantined,
     )
 
+
+
+def _upsert_prospects(conn: psycopg.Connection) -> int:
+    """Write ``prospect_next`` into "Prospect" (changed rows only); returns rows written."""
+    columns = [*(sql.Identifier(name) for name in PROSPECT_ATTRIBUTES), sql.Identifier("companyId")]
+    statement = sql.SQL(_UPSERT).format(
+        columns=sql.SQL(", ").join(columns),
+        assignments=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in columns),
+        current=sql.SQL(", ").join(sql.SQL('"Prospect".{}').format(name) for name in columns),
+        excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in columns),
+    )
+    return conn.execute(statement).rowcount

@@ -16,6 +16,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from restructure_pipeline.search_index.documents import checked_document_id, document_query
+from restructure_pipeline.search_index.mappings import IndexDefinition
+
 # Serializes index writers (rebuilds and incremental updates), whatever the run queue does.
 SEARCH_LOCK_KEY = 0x5245_5358
 
@@ -24,6 +27,10 @@ SOURCE_RELATIONS: dict[str, sql.Composable] = {
     "prospects": sql.Identifier("Prospect"),
     "company_prospect_view": sql.Identifier("company_prospect_view"),
 }
+
+
+#: ``(document id, _source as JSON text)``: what the bulk writer sends.
+Document = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,14 @@ def count_rows(conn: psycopg.Connection, logical_name: str) -> int:
     return conn.execute(query).fetchone()[0]
 
 
-def iter_rows(conn: psycopg.Connection, logical_name: str, chunk_rows: int) -> Iterator[dict]:
-    """Every row, streamed through a server-side cursor (memory stays flat); caller owns the transaction."""
-    query = sql.SQL("SELECT * FROM {}").format(SOURCE_RELATIONS[logical_name])
-    with conn.cursor(name=f"index_{logical_name}", row_factory=dict_row) as cursor:
+def iter_documents(conn: psycopg.Connection, definition: IndexDefinition, chunk_rows: int) -> Iterator[Document]:
+    """Every row as ``(document id, _source JSON)``, streamed through a server-side cursor; caller owns the transaction."""
+    query = document_query(definition, SOURCE_RELATIONS[definition.logical_name])
+    with conn.cursor(name=f"index_{definition.logical_name}") as cursor:
         cursor.itersize = chunk_rows
         cursor.execute(query)
-        yield from cursor
+        for doc_id, source in cursor:
+            yield checked_document_id(definition, doc_id), source
 
 
 def sample_rows(conn: psycopg.Connection, logical_name: str, size: int) -> list[dict]:
@@ -119,17 +127,12 @@ def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tupl
     return by_entity.get("company", []), by_entity.get("prospect", [])
 
 
-def rows_by_id(conn: psycopg.Connection, logical_name: str, ids: Sequence[str]) -> list[dict]:
-    query = sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(SOURCE_RELATIONS[logical_name])
-    with conn.cursor(row_factory=dict_row) as cursor:
-        return cursor.execute(query, (list(ids),)).fetchall()
-
-
-def view_rows_of_companies(conn: psycopg.Connection, company_ids: Sequence[str]) -> list[dict]:
-    with conn.cursor(row_factory=dict_row) as cursor:
-        return cursor.execute(
-            "SELECT * FROM company_prospect_view WHERE company_id = ANY(%s)", (list(company_ids),)
-        ).fetchall()
+def documents_where(
+    conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence
+) -> list[Document]:
+    """The documents of the rows matching ``condition`` (a WHERE clause over the source's columns)."""
+    query = sql.SQL("{} WHERE {}").format(document_query(definition, SOURCE_RELATIONS[definition.logical_name]), condition)
+    return [(checked_document_id(definition, doc_id), source) for doc_id, source in conn.execute(query, params)]
 
 
 def companies_of_prospects(conn: psycopg.Connection, prospect_ids: Sequence[str]) -> list[str]:

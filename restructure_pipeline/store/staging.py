@@ -4,7 +4,8 @@ Staging a source replaces that source's rows wholesale in one transaction: new a
 changed rows are upserted, rows gone from the source are removed, and the identities and
 domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
 prospect steps. Unchanged rows are left alone, so a rerun with the same input queues
-nothing.
+nothing. A source staged for the first time (the legacy table on the first run, each new
+drop) has nothing to compare with: its rows are copied straight into the table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
-from restructure_pipeline.store.bulk import copy_frame, take_write_lock
+from restructure_pipeline.store.bulk import bulk_load, copy_frame, take_write_lock
 
 STAGING_COLUMNS: tuple[str, ...] = (
     "source", "source_ref", "source_seq", "line", "customer_id", "externalSource", "externalId",
@@ -45,6 +46,13 @@ WHERE s.source = {source}
 """
 
 # Old and new identities of every changed or removed row.
+_QUEUE_KEYS_OF_NEW_SOURCE = """
+INSERT INTO restructure.pending_key ("externalSource", "externalId")
+SELECT DISTINCT "externalSource", "externalId" FROM restructure.source_record
+WHERE source = {source} AND "externalSource" IS NOT NULL AND "externalId" IS NOT NULL
+ON CONFLICT DO NOTHING
+"""
+
 _QUEUE_KEYS = """
 INSERT INTO restructure.pending_key ("externalSource", "externalId")
 SELECT DISTINCT k."externalSource", k."externalId" FROM (
@@ -75,10 +83,12 @@ DELETE FROM restructure.source_record s USING removed_ref r
 WHERE s.source = {source} AND s.source_ref = r.source_ref
 """
 
+# Written rows start as current; _RECOMPUTE_CURRENT then demotes the older versions of the
+# queued identities, so only the few superseded rows are written twice.
 _UPSERT_CHANGED = """
-INSERT INTO restructure.source_record ({columns})
-SELECT {columns} FROM incoming i JOIN changed_ref c USING (source_ref)
-ON CONFLICT (source, source_ref) DO UPDATE SET {assignments}, is_current = FALSE, ingested_at = EXCLUDED.ingested_at
+INSERT INTO restructure.source_record ({columns}, is_current)
+SELECT {columns}, TRUE FROM incoming i JOIN changed_ref c USING (source_ref)
+ON CONFLICT (source, source_ref) DO UPDATE SET {assignments}, is_current = TRUE, ingested_at = EXCLUDED.ingested_at
 """
 
 # The newest row of an identity is its current version: latest updatedAt, then the later
@@ -134,41 +144,71 @@ def stage_source(
     source: str,
     frames: Iterable[pl.DataFrame],
     before_commit: Callable[[psycopg.Connection, int], None] | None = None,
+    *,
+    queue: bool = True,
 ) -> StageResult:
     """Make the staged rows of ``source`` equal ``frames`` (staging-shaped), atomically.
 
     ``before_commit(conn, rows)`` runs last inside the same transaction (e.g. to record the
-    drop), so a source is either staged and recorded, or neither.
+    drop), so a source is either staged and recorded, or neither. ``queue=False`` leaves
+    the queues and current versions to a :func:`queue_everything` in the *same* transaction
+    (a full refresh, which recomputes everything anyway): never commit one without it.
     """
-    source_literal = sql.Literal(source)
     with conn.transaction():
         take_write_lock(conn)
-        conn.execute(_CREATE_INCOMING)
-        rows = 0
+        staged_before = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM restructure.source_record WHERE source = %s)", (source,)
+        ).fetchone()[0]
+        if staged_before:
+            result = _replace_source(conn, source, frames, queue)
+        else:
+            result = _insert_new_source(conn, source, frames, queue)
+        if before_commit is not None:
+            before_commit(conn, result.rows)
+    return result
+
+
+def _insert_new_source(conn: psycopg.Connection, source: str, frames: Iterable[pl.DataFrame], queue: bool) -> StageResult:
+    rows = 0
+    with bulk_load(conn, "restructure", "source_record"):
         for frame in frames:
-            rows += copy_frame(conn, sql.Identifier("incoming"), frame.select(STAGING_COLUMNS))
-        conn.execute("ANALYZE incoming")
-        conn.execute(sql.SQL(_DIFF).format(source=source_literal))
-        changed = conn.execute("SELECT count(*) FROM changed_ref").fetchone()[0]
-        removed = conn.execute("SELECT count(*) FROM removed_ref").fetchone()[0]
-        if changed or removed:
+            # Written rows start as current: see _UPSERT_CHANGED.
+            rows += copy_frame(
+                conn, sql.Identifier("restructure", "source_record"),
+                frame.select(STAGING_COLUMNS).with_columns(is_current=pl.lit(True)),
+            )
+    if rows and queue:
+        conn.execute(sql.SQL(_QUEUE_KEYS_OF_NEW_SOURCE).format(source=sql.Literal(source)))
+        conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
+        _settle_current_versions(conn)
+    return StageResult(source=source, rows=rows, changed=rows, removed=0)
+
+
+def _replace_source(conn: psycopg.Connection, source: str, frames: Iterable[pl.DataFrame], queue: bool) -> StageResult:
+    source_literal = sql.Literal(source)
+    conn.execute(_CREATE_INCOMING)
+    rows = 0
+    for frame in frames:
+        rows += copy_frame(conn, sql.Identifier("incoming"), frame.select(STAGING_COLUMNS))
+    conn.execute("ANALYZE incoming (source_ref)")  # the diff joins on it
+    conn.execute(sql.SQL(_DIFF).format(source=source_literal))
+    changed = conn.execute("SELECT count(*) FROM changed_ref").fetchone()[0]
+    removed = conn.execute("SELECT count(*) FROM removed_ref").fetchone()[0]
+    if changed or removed:
+        if queue:
             conn.execute(sql.SQL(_QUEUE_KEYS).format(source=source_literal))
             conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
-            conn.execute(sql.SQL(_DELETE_REMOVED).format(source=source_literal))
-            columns = sql.SQL(", ").join(sql.Identifier(name) for name in STAGING_COLUMNS)
-            assignments = sql.SQL(", ").join(
-                sql.SQL("{name} = EXCLUDED.{name}").format(name=sql.Identifier(name))
-                for name in STAGING_COLUMNS
-                if name not in ("source", "source_ref")
-            )
-            conn.execute(sql.SQL(_UPSERT_CHANGED).format(columns=columns, assignments=assignments))
+        conn.execute(sql.SQL(_DELETE_REMOVED).format(source=source_literal))
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in STAGING_COLUMNS)
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{name} = EXCLUDED.{name}").format(name=sql.Identifier(name))
+            for name in STAGING_COLUMNS
+            if name not in ("source", "source_ref")
+        )
+        conn.execute(sql.SQL(_UPSERT_CHANGED).format(columns=columns, assignments=assignments))
+        if queue:
             conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
-            conn.execute(_RECOMPUTE_CURRENT)
-            conn.execute(_CURRENT_WITHOUT_IDENTITY)
-            # Fresh statistics for the next steps' plans (autovacuum may not have caught up yet).
-            conn.execute("ANALYZE restructure.source_record, restructure.pending_key, restructure.pending_domain")
-        if before_commit is not None:
-            before_commit(conn, rows)
+            _settle_current_versions(conn)
     return StageResult(source=source, rows=rows, changed=changed, removed=removed)
 
 
@@ -177,9 +217,14 @@ def queue_everything(conn: psycopg.Connection) -> None:
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_QUEUE_EVERYTHING)
-        conn.execute(_RECOMPUTE_CURRENT)
-        conn.execute(_CURRENT_WITHOUT_IDENTITY)
-        conn.execute("ANALYZE restructure.source_record, restructure.pending_key, restructure.pending_domain")
+        _settle_current_versions(conn)
+
+
+def _settle_current_versions(conn: psycopg.Connection) -> None:
+    conn.execute(_RECOMPUTE_CURRENT)
+    conn.execute(_CURRENT_WITHOUT_IDENTITY)
+    # Fresh statistics for the next steps' plans (autovacuum may not have caught up yet).
+    conn.execute("ANALYZE restructure.source_record, restructure.pending_key, restructure.pending_domain")
 
 
 def staged_counts(conn: psycopg.Connection) -> dict[str, int]:

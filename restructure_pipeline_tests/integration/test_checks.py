@@ -74,3 +74,15 @@ def test_a_domain_turned_personal_is_retired_not_blocking(conn: psycopg.Connecti
         'SELECT p.id, c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" ORDER BY 1'
     ).fetchall()
     assert linked == [("c1", "globex.com"), ("c2", "globex.com")]
+
+
+def test_view_check_sees_a_changed_value_with_the_same_row_count(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    assert _check(pipeline, "company_prospect_view", "view_matches_join").passed
+
+    conn.execute("""UPDATE "Company" SET name = 'Renamed'""")  # same rows, one value changed
+    stale = _check(pipeline, "company_prospect_view", "view_matches_join")
+    assert not stale.passed
+    assert stale.metadata["view_rows"].value == stale.metadata["join_rows"].value == 1
+    assert stale.metadata["differing_rows"].value == 2  # the old row in the view, the new one in the join

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -113,3 +115,27 @@ def test_clean_company_name_never_raises_and_is_idempotent(name: str) -> None:
     if clean is not None:
         assert clean == clean.strip() and "  " not in clean
         assert clean_company_name(clean) == clean
+
+
+_LEGAL_FORM_WORDS = st.sampled_from(
+    ["Inc", "inc.", "LLC", "Ltd", "Co.", "Co", "GmbH", "&", "KG", "S.A.", "Sp.", "z", "o.o.", "Pty", "B.V.", "AG",
+     "Corp", ",", "Bhd", "Sdn", "spol.", "s", "r.o.", "Müller", "Łódź", "Acme", "  ", "A/S", "plc", "Société"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.lists(_LEGAL_FORM_WORDS, max_size=6).map(" ".join)))
+def test_basename_is_exactly_cleancos(name: str) -> None:
+    from cleanco import basename
+
+    assert names._basename(name) == basename(name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_fast_paths_equal_the_unicode_paths(text: str) -> None:
+    from cleanco.clean import normalized
+
+    assert names._normalized(text) == normalized(text)
+    decomposed = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+    assert names._fold(text) == names._NON_WORD.sub(" ", decomposed.translate(names._UNDECOMPOSABLE).casefold()).strip()
