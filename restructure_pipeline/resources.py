@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ import psycopg
 from opensearchpy import OpenSearch
 
 from restructure_pipeline.identity import DomainLists
+from restructure_pipeline.search_index.retries import RequestRetryPolicy, RetryingTransport
 from restructure_pipeline.settings import (
     DATABASE_URL_ENV,
     OPENSEARCH_INDEX_PREFIX_ENV,
@@ -41,7 +43,8 @@ class PostgresResource(dg.ConfigurableResource):
         """An autocommit connection: every write goes through an explicit ``conn.transaction()``."""
         # A killed run's session must not keep its transaction and locks while a statement runs:
         # the server checks every 2 s that the client is still there (keepalives cover idle links).
-        options = "-c client_connection_check_interval=2000"
+        # DateStyle ISO: COPY output is parsed as ISO timestamps (store.bulk.csv_frame).
+        options = "-c client_connection_check_interval=2000 -c DateStyle=ISO,YMD"
         if self.statement_timeout_ms:
             options += f" -c statement_timeout={self.statement_timeout_ms}"
         with psycopg.connect(
@@ -66,6 +69,18 @@ class OpenSearchResource(dg.ConfigurableResource):
     bulk_max_attempts: int = 8
     bulk_initial_backoff_seconds: float = 0.5
     bulk_max_backoff_seconds: float = 30.0
+    # Every other request (create, clone, settings, refresh, count, aliases, delete, search):
+    # by default 6 attempts over at most 15.5 s, so a node restarting for a few seconds fails no step.
+    request_max_attempts: int = 6
+    request_initial_backoff_seconds: float = 0.5
+    request_max_backoff_seconds: float = 8.0
+
+    def request_retry_policy(self) -> RequestRetryPolicy:
+        return RequestRetryPolicy(
+            max_attempts=self.request_max_attempts,
+            initial_backoff_seconds=self.request_initial_backoff_seconds,
+            max_backoff_seconds=self.request_max_backoff_seconds,
+        )
 
     def client(self) -> OpenSearch:
         """A client with certificate verification as configured; credentials only from config."""
@@ -74,7 +89,9 @@ class OpenSearchResource(dg.ConfigurableResource):
             "timeout": self.timeout_seconds,
             "verify_certs": self.verify_certs,
             "ssl_show_warn": self.verify_certs,
-            # Bulk loading retries 429/503 itself, with backoff; other calls fail fast.
+            # Retries with backoff happen in RetryingTransport (bulk.py for _bulk), not in
+            # opensearch-py's own loop, which resends at once.
+            "transport_class": partial(RetryingTransport, retry_policy=self.request_retry_policy()),
             "max_retries": 0,
             "retry_on_timeout": False,
         }

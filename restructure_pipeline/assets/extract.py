@@ -8,13 +8,14 @@ changed for the company and prospect steps.
 import time
 
 import dagster as dg
+import psycopg
 
 from restructure_pipeline.assets.metadata import markdown_table
 from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG, SINGLE_RUN
 from restructure_pipeline.identity.domains import DomainLists
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
 from restructure_pipeline.schema import apply_migrations
-from restructure_pipeline.sources.drops import DropReader, file_sha256, resolve_drop_path
+from restructure_pipeline.sources.drops import DropReader, check_drop_unchanged, drop_fingerprint, resolve_drop_path
 from restructure_pipeline.sources.legacy import (
     LEGACY_PARTITION,
     count_legacy_rows,
@@ -50,6 +51,7 @@ def _stage_drop(
             context.log.warning(f"Drop {partition_key} is no longer on disk: keeping the rows staged from it earlier.")
             return None, []
         registration = drop_registration(conn, partition_key)
+        fingerprint = drop_fingerprint(path)  # before reading: what the staged rows must come from
         reader = DropReader(path, settings.drop_external_source, settings.chunk_rows)
         frames = (
             staging_rows(
@@ -58,11 +60,12 @@ def _stage_drop(
             )
             for chunk in reader.chunks()
         )
-        size, digest = path.stat().st_size, file_sha256(path)
-        result = stage_source(
-            conn, partition_key, frames,
-            before_commit=lambda tx, rows: save_drop(tx, registration, str(path), size, digest, rows),
-        )
+
+        def record_drop(tx: psycopg.Connection, rows: int) -> None:
+            check_drop_unchanged(path, fingerprint)  # the rows read are the file recorded, or nothing is written
+            save_drop(tx, registration, str(path), fingerprint.size, fingerprint.sha256, rows)
+
+        result = stage_source(conn, partition_key, frames, before_commit=record_drop)
         unknown = reader.header.unknown_columns if reader.header else []
         if unknown:
             context.log.warning(f"Drop {partition_key}: unknown columns ignored: {', '.join(unknown)}")

@@ -2,15 +2,17 @@
 
 ``full_refresh`` rebuilds each alias on a new versioned index from one Postgres snapshot
 and swaps it in atomically; ``ingest_drop`` applies the outbox (what the company and
-prospect steps changed since the index's last sync) to the live index instead.
+prospect steps changed since the index's last sync) to a clone of the live index and swaps
+that in instead. Each step first deletes the versions killed runs left behind.
 """
 
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import dagster as dg
 import psycopg
+from psycopg import sql
+from opensearchpy import OpenSearch
 
 from restructure_pipeline.assets.metadata import markdown_table
 from restructure_pipeline.assets.view import company_prospect_view
@@ -18,8 +20,14 @@ from restructure_pipeline.automation.partitions import FULL_REFRESH, REFRESH_TAG
 from restructure_pipeline.resources import OpenSearchResource, PostgresResource
 from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.search_index.bulk import BulkPolicy
-from restructure_pipeline.search_index.documents import to_document
-from restructure_pipeline.search_index.indices import apply_changes, ids_matching, live_indices, rebuild_index
+from restructure_pipeline.search_index.indices import (
+    apply_changes,
+    delete_orphaned_versions,
+    ids_matching,
+    indexed_values,
+    live_indices,
+    rebuild_index,
+)
 from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS, IndexDefinition
 from restructure_pipeline.search_index.naming import alias_name, validate_prefix
 from restructure_pipeline.store import search_sync
@@ -36,21 +44,16 @@ def bulk_policy(opensearch: OpenSearchResource) -> BulkPolicy:
     )
 
 
-def _documents(definition: IndexDefinition, rows: Iterable[dict]) -> Iterable[tuple[str, dict]]:
-    return (to_document(definition, row) for row in rows)
-
-
 def _rebuild(
     context: dg.AssetExecutionContext, definition: IndexDefinition, alias: str,
-    postgres: PostgresResource, opensearch: OpenSearchResource,
+    postgres: PostgresResource, opensearch: OpenSearchResource, client: OpenSearch,
 ) -> dict[str, object]:
-    client = opensearch.client()
     with postgres.connect() as conn, search_sync.snapshot(conn):
         position = search_sync.outbox_position(conn)
         expected = search_sync.count_rows(conn, definition.logical_name)
         result = rebuild_index(
             client, definition, alias,
-            _documents(definition, search_sync.iter_rows(conn, definition.logical_name, _STREAM_ROWS)),
+            search_sync.iter_documents(conn, definition, _STREAM_ROWS),
             expected, policy=bulk_policy(opensearch), replicas=opensearch.replicas,
             now=datetime.now(UTC), token=context.run.run_id[:8],
         )
@@ -71,49 +74,57 @@ def _rebuild(
 
 def _changes(
     conn: psycopg.Connection, client, definition: IndexDefinition, alias: str, companies: list[str], prospects: list[str]
-) -> tuple[list[tuple[str, dict]], list[str]]:
-    """Documents to upsert and ids to delete so the live index matches Postgres for these entities."""
-    name = definition.logical_name
-    if name in ("companies", "prospects"):
-        ids = companies if name == "companies" else prospects
-        rows = search_sync.rows_by_id(conn, name, ids)
-        present = {row["id"] for row in rows}
-        return list(_documents(definition, rows)), sorted(set(ids) - present)
-    # The view: every row of each touched company, including a prospect's previous company.
-    previous_companies = ids_matching(client, alias, "prospect_id", prospects) if prospects else set()
-    previous_company_ids = set()
-    if previous_companies:
-        for hit in client.mget(index=alias, body={"ids": sorted(previous_companies)}, _source=["company_id"])["docs"]:
-            if hit.get("found"):
-                previous_company_ids.add(hit["_source"]["company_id"])
-    touched = sorted(set(companies) | set(search_sync.companies_of_prospects(conn, prospects)) | previous_company_ids)
-    rows = search_sync.view_rows_of_companies(conn, touched)
-    documents = list(_documents(definition, rows))
+) -> tuple[list[search_sync.Document], list[str]]:
+    """Documents to upsert and ids to delete so the live index matches Postgres for these entities.
+
+    Proportional to the change: for the view, a changed company's rows (they repeat its
+    columns), each changed prospect's own row, and the company-only row of the companies a
+    prospect joined or left (a company has one exactly while it has no prospect).
+    """
+    if definition.logical_name in ("companies", "prospects"):
+        ids = companies if definition.logical_name == "companies" else prospects
+        documents = search_sync.documents_where(conn, definition, sql.SQL("id = ANY(%s)"), (ids,))
+        return documents, sorted(set(ids) - {doc_id for doc_id, _ in documents})
+    left = indexed_values(client, alias, "company_id", prospects)  # a prospect row's id is the prospect id
+    joined_or_left = (set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies)
+    documents = search_sync.documents_where(
+        conn, definition,
+        sql.SQL("company_id = ANY(%s) OR prospect_id = ANY(%s) OR (prospect_id IS NULL AND company_id = ANY(%s))"),
+        (companies, prospects, sorted(joined_or_left)),
+    )
     wanted = {doc_id for doc_id, _ in documents}
-    indexed = ids_matching(client, alias, "company_id", touched) if touched else set()
-    stale = (indexed | previous_companies | set(prospects)) - wanted
-    return documents, sorted(stale)
+    indexed = ids_matching(client, alias, "company_id", companies) if companies else set()
+    return documents, sorted((indexed | set(prospects) | joined_or_left) - wanted)
 
 
 def _apply_outbox(
     context: dg.AssetExecutionContext, definition: IndexDefinition, alias: str,
-    postgres: PostgresResource, opensearch: OpenSearchResource, state: search_sync.SyncState,
+    postgres: PostgresResource, opensearch: OpenSearchResource, client: OpenSearch, state: search_sync.SyncState,
 ) -> dict[str, object]:
-    client = opensearch.client()
     with postgres.connect() as conn, search_sync.snapshot(conn):
         position = search_sync.outbox_position(conn)
         companies, prospects = search_sync.changed_ids(conn, state.synced_seq, position)
         upserts, deletes = _changes(conn, client, definition, alias, companies, prospects)
-    stats = apply_changes(client, alias, upserts, deletes, bulk_policy(opensearch))
+        expected = search_sync.count_rows(conn, definition.logical_name)
+    result = apply_changes(
+        client, alias, upserts, deletes, expected, policy=bulk_policy(opensearch), replicas=opensearch.replicas,
+        now=datetime.now(UTC), token=context.run.run_id[:8],
+    )
     with postgres.connect() as conn:
-        search_sync.save_sync_state(conn, alias, live_indices(client, alias)[0], position)
-    context.log.info(f"Updated {alias}: {len(upserts)} upserted, {len(deletes)} deleted")
+        search_sync.save_sync_state(conn, alias, result.index, position)
+    context.log.info(
+        f"Updated {alias} on {result.index} (a clone of {result.previous}): {len(upserts)} upserted, "
+        f"{len(deletes)} deleted; deleted {result.deleted}"
+    )
     return {
         "mode": "incremental",
-        "live_index": state.live_index,
+        "live_index": result.index,
+        "previous_index": result.previous,
+        "deleted_indices": ", ".join(result.deleted) or "none",
         "documents_upserted": len(upserts),
         "documents_deleted": len(deletes),
-        "bulk_retries": stats.retries,
+        "clone_seconds": result.clone_seconds,
+        "bulk_retries": result.bulk.retries,
     }
 
 
@@ -134,21 +145,27 @@ def build_search_index_asset(definition: IndexDefinition) -> dg.AssetsDefinition
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         alias = alias_name(definition.logical_name, validate_prefix(opensearch.index_prefix))
+        client = opensearch.client()
         with postgres.connect() as lock_conn:
             apply_migrations(lock_conn)
             with search_sync.search_lock(lock_conn):
+                orphans = delete_orphaned_versions(client, alias)
+                if orphans:
+                    context.log.warning(f"Deleted versions of {alias} left by killed runs: {', '.join(orphans)}")
                 state = search_sync.sync_state(lock_conn, alias)
                 full = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
-                live = live_indices(opensearch.client(), alias)
+                live = live_indices(client, alias)
                 if full or state is None or state.live_index not in live:
-                    metadata = _rebuild(context, definition, alias, postgres, opensearch)
+                    metadata = _rebuild(context, definition, alias, postgres, opensearch, client)
                 else:
-                    metadata = _apply_outbox(context, definition, alias, postgres, opensearch, state)
-                documents = opensearch.client().count(index=alias)["count"]
+                    metadata = _apply_outbox(context, definition, alias, postgres, opensearch, client, state)
+                documents = client.count(index=alias)["count"]
         metadata.update(
             {
                 "dagster/row_count": documents,
                 "alias": alias,
+                "orphaned_indices_deleted": ", ".join(orphans) or "none",
+                "request_retries": client.transport.retries,
                 "duration_seconds": round(time.perf_counter() - started, 3),
                 "mapping_fields": markdown_table(
                     ["field", "type"],

@@ -1,13 +1,18 @@
-"""Versioned indices behind aliases: zero-downtime rebuilds, incremental updates, rollback.
+"""Versioned indices behind aliases: zero-downtime rebuilds, all-or-nothing updates, rollback.
 
 A rebuild creates a new index (strict mapping, no replicas, refresh off), bulk-loads it,
 restores the settings, verifies the count, then swaps the alias in one atomic
-``_aliases`` call and deletes all but one previous version. Readers of the alias never
-see a missing or partly loaded index.
+``_aliases`` call and deletes all but one previous version. An incremental update does
+the same on a ``_clone`` of the live index (segments hard-linked: cheap whatever the
+index size) and writes only the changes to the clone. Either way readers of the alias see
+the old documents or the new ones, never a missing, partly loaded or half-updated index;
+a run killed half-way leaves an orphaned version that the next index step deletes
+(:func:`delete_orphaned_versions`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,11 +24,16 @@ from opensearchpy.helpers import scan
 
 from restructure_pipeline.search_index.bulk import BulkPolicy, BulkStats, bulk_write
 from restructure_pipeline.search_index.mappings import IndexDefinition
-from restructure_pipeline.search_index.naming import indices_to_delete, new_index_name, versions_of
+from restructure_pipeline.search_index.naming import (
+    indices_to_delete,
+    next_version_name,
+    orphaned_versions,
+    versions_of,
+)
 
 
 class IndexRebuildError(RuntimeError):
-    """A rebuilt index failed verification; the alias still points at the previous one."""
+    """A new version failed verification; the alias still points at the previous one."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,16 @@ class RebuildResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class UpdateResult:
+    index: str  # live after the update: a new version, or the same one when there was nothing to apply
+    previous: str
+    deleted: list[str]
+    documents: int
+    bulk: BulkStats
+    clone_seconds: float
+
+
 def live_indices(client: OpenSearch, alias: str) -> list[str]:
     """The indices the alias points at (normally exactly one; none before the first build)."""
     try:
@@ -44,12 +64,62 @@ def live_indices(client: OpenSearch, alias: str) -> list[str]:
         return []
 
 
+def _versions(client: OpenSearch, alias: str) -> list[str]:
+    return versions_of(alias, client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys())
+
+
+def delete_orphaned_versions(client: OpenSearch, alias: str, keep_previous: int = 1) -> list[str]:
+    """Delete the versions left by killed builds or updates (not the live one, not the kept previous ones).
+
+    Call it holding the index-writer lock, so that no build is in progress. An alias on
+    several indices is left alone (the ``alias_on_exactly_one_index`` check reports it).
+    """
+    live = live_indices(client, alias)
+    if len(live) > 1:
+        return []
+    orphans = orphaned_versions(alias, _versions(client, alias), live[0] if live else None, keep_previous)
+    if orphans:
+        client.indices.delete(index=",".join(orphans))
+    return orphans
+
+
 def _refuse_concrete_index_named_like(client: OpenSearch, alias: str) -> None:
     if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
         raise IndexRebuildError(
             f"{alias!r} exists as a concrete index, so it cannot become an alias: rename or delete it "
             "(or set OPENSEARCH_INDEX_PREFIX to use other names)"
         )
+
+
+def _verify_count(client: OpenSearch, index: str, alias: str, expected_count: int) -> int:
+    client.indices.refresh(index=index)
+    loaded = client.count(index=index)["count"]
+    if loaded != expected_count:
+        raise IndexRebuildError(
+            f"{index} holds {loaded} documents but Postgres has {expected_count} rows: not swapping {alias!r}"
+        )
+    return loaded
+
+
+def _swap_alias(client: OpenSearch, alias: str, previous: list[str], index: str) -> None:
+    """Point the alias from ``previous`` to ``index`` in one atomic ``_aliases`` call."""
+    actions = [{"remove": {"index": old, "alias": alias}} for old in previous]
+    actions.append({"add": {"index": index, "alias": alias}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def _discard(client: OpenSearch, index: str) -> None:
+    """Delete a version that never went live; if that fails too, the next index step deletes it."""
+    with contextlib.suppress(Exception):
+        client.indices.delete(index=index, ignore_unavailable=True)
+
+
+def _delete_superseded(client: OpenSearch, alias: str, live: str, previous: list[str]) -> list[str]:
+    # The index that was live until now is the rollback target, even if a failed build is newer.
+    deleted = indices_to_delete(alias, _versions(client, alias), live=live, keep_previous=1, protect=previous)
+    if deleted:
+        client.indices.delete(index=",".join(deleted))
+    return deleted
 
 
 def rebuild_index(
@@ -66,7 +136,7 @@ def rebuild_index(
 ) -> RebuildResult:
     started = time.perf_counter()
     _refuse_concrete_index_named_like(client, alias)
-    index = new_index_name(alias, now, token)
+    index = next_version_name(alias, now, token, _versions(client, alias))
     client.indices.create(index=index, body=definition.create_body(replicas=0, refresh_interval="-1"))
     try:
         stats = bulk_write(
@@ -77,43 +147,70 @@ def rebuild_index(
         client.indices.put_settings(
             index=index, body={"index": {"refresh_interval": "1s", "number_of_replicas": replicas}}
         )
-        client.indices.refresh(index=index)
-        loaded = client.count(index=index)["count"]
-        if loaded != expected_count:
-            raise IndexRebuildError(
-                f"{index} holds {loaded} documents but Postgres has {expected_count} rows: not swapping {alias!r}"
-            )
+        loaded = _verify_count(client, index, alias, expected_count)
         previous = live_indices(client, alias)
-        actions = [{"remove": {"index": old, "alias": alias}} for old in previous]
-        actions.append({"add": {"index": index, "alias": alias}})
-        client.indices.update_aliases(body={"actions": actions})
+        _swap_alias(client, alias, previous, index)
     except BaseException:
-        client.indices.delete(index=index, ignore_unavailable=True)
+        _discard(client, index)
         raise
-    existing = list(client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys())
-    # The index that was live until now is the rollback target, even if a failed build is newer.
-    deleted = indices_to_delete(alias, existing, live=index, keep_previous=1, protect=previous)
-    if deleted:
-        client.indices.delete(index=",".join(deleted))
+    deleted = _delete_superseded(client, alias, index, previous)
     return RebuildResult(index, previous, deleted, loaded, stats, round(time.perf_counter() - started, 3))
+
+
+def clone_index(client: OpenSearch, source: str, target: str, replicas: int) -> None:
+    """``target`` as a copy of ``source`` (its segments hard-linked), writable, with ``replicas``.
+
+    ``_clone`` needs the source write-blocked; the block is lifted again right after.
+    """
+    client.indices.put_settings(index=source, body={"index.blocks.write": True})
+    try:
+        response = client.indices.clone(
+            index=source, target=target,
+            body={"settings": {"index.blocks.write": False, "index.number_of_replicas": replicas}},
+            wait_for_active_shards=1,
+        )
+    finally:
+        client.indices.put_settings(index=source, body={"index.blocks.write": None})
+    if not response.get("shards_acknowledged"):
+        _discard(client, target)
+        raise IndexRebuildError(f"the clone {target} of {source} did not start in time")
 
 
 def apply_changes(
     client: OpenSearch,
     alias: str,
-    upserts: Iterable[tuple[str, dict]],
-    deletes: Iterable[str],
+    upserts: Sequence[tuple[str, dict]],
+    deletes: Sequence[str],
+    expected_count: int,
+    *,
     policy: BulkPolicy,
-) -> BulkStats:
-    """Index ``upserts`` (whole documents) and delete ``deletes`` through the alias, then refresh."""
+    replicas: int,
+    now: datetime,
+    token: str,
+) -> UpdateResult:
+    """Index ``upserts`` (whole documents) and delete ``deletes`` on a clone of the live index, then
+    verify its count and swap the alias to it: readers see none of the changes or all of them."""
     live = live_indices(client, alias)
     if len(live) != 1:
         raise IndexRebuildError(f"alias {alias!r} points at {live or 'no index'}: run full_refresh to rebuild it")
-    actions = [{"_op_type": "index", "_index": live[0], "_id": doc_id, "_source": source} for doc_id, source in upserts]
-    actions += [{"_op_type": "delete", "_index": live[0], "_id": doc_id} for doc_id in deletes]
-    stats = bulk_write(client, actions, policy)
-    client.indices.refresh(index=live[0])
-    return stats
+    previous = live[0]
+    if not upserts and not deletes:
+        return UpdateResult(previous, previous, [], expected_count, BulkStats(), 0.0)
+    index = next_version_name(alias, now, token, _versions(client, alias))
+    started = time.perf_counter()
+    clone_index(client, previous, index, replicas)
+    clone_seconds = round(time.perf_counter() - started, 3)
+    try:
+        actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source} for doc_id, source in upserts]
+        actions += [{"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes]
+        stats = bulk_write(client, actions, policy)
+        documents = _verify_count(client, index, alias, expected_count)
+        _swap_alias(client, alias, [previous], index)
+    except BaseException:
+        _discard(client, index)
+        raise
+    deleted = _delete_superseded(client, alias, index, [previous])
+    return UpdateResult(index, previous, deleted, documents, stats, clone_seconds)
 
 
 def ids_matching(client: OpenSearch, alias: str, field: str, values: Sequence[str]) -> set[str]:
@@ -125,10 +222,22 @@ def ids_matching(client: OpenSearch, alias: str, field: str, values: Sequence[st
     return found
 
 
+def indexed_values(client: OpenSearch, alias: str, field: str, ids: Sequence[str]) -> dict[str, str]:
+    """``field`` of the documents with these ids, where indexed and set (fetched by id, 1,000 at a time)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 1_000):
+        body = {"ids": list(ids[start:start + 1_000])}
+        for doc in client.mget(index=alias, body=body, _source=[field])["docs"]:
+            value = doc.get("_source", {}).get(field) if doc.get("found") else None
+            if value is not None:
+                found[doc["_id"]] = value
+    return found
+
+
 def rollback(client: OpenSearch, alias: str, to_index: str | None = None) -> str:
     """Point the alias at ``to_index`` (default: the newest older version); returns it."""
     live = live_indices(client, alias)
-    versions = versions_of(alias, client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys())
+    versions = _versions(client, alias)
     if to_index is None:
         older = [name for name in versions if live and name < live[0]]
         if not older:

@@ -13,6 +13,11 @@
 - Retention (:func:`indices_to_delete`): the live version, the ``keep_previous`` newest
   versions older than it (the rollback targets), any ``protect``-ed version, and every
   version *newer* than the live one (possibly a build in progress) stay; the rest go.
+- Orphans (:func:`orphaned_versions`): what an index step deletes before it starts, holding
+  the index-writer lock (so no build is in progress): every version but the live one and
+  the ``keep_previous`` newest older ones, i.e. also the versions newer than the live one
+  (leftovers of a killed rebuild or incremental update), and every version of an alias
+  that points at nothing yet (a first build that was killed).
 
 Index name rules (OpenSearch): lowercase; none of ``\\ / * ? " < > | , # :`` or
 whitespace; not starting with ``-``, ``_`` or ``+``; not ``.`` or ``..``; at most 255
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS
 
@@ -106,6 +111,20 @@ def new_index_name(alias: str, now: datetime, token: str) -> str:
     return validate_index_name(name)
 
 
+def next_version_name(alias: str, now: datetime, token: str, existing: Iterable[str]) -> str:
+    """:func:`new_index_name`, but sorting after every existing version of ``alias``.
+
+    Name order is what retention and rollback take for age, so a clock that lags the one
+    that named the newest version (another host, a clock set back) must not make the new
+    version look older: its time is then the newest version's plus one second.
+    """
+    name = new_index_name(alias, now, token)
+    newest = max(versions_of(alias, existing), default=None)
+    if newest is not None and name <= newest:
+        name = new_index_name(alias, version_time(alias, newest) + timedelta(seconds=1), token)
+    return name
+
+
 def version_time(alias: str, index_name: str) -> datetime | None:
     """When a version of ``alias`` was named (UTC, to the second); None if the name is no such version."""
     match = re.fullmatch(re.escape(alias) + _VERSION_SUFFIX, index_name)
@@ -144,3 +163,17 @@ def indices_to_delete(
             break
         kept.add(name)
     return [name for name in older if name not in kept]
+
+
+def orphaned_versions(alias: str, index_names: Iterable[str], live: str | None, keep_previous: int = 1) -> list[str]:
+    """Versions of ``alias`` that neither serve readers nor are kept for rollback, oldest first.
+
+    Only for a caller holding the index-writer lock: a version newer than ``live`` is then a
+    killed build's leftover, never a build in progress. With no ``live`` index (the alias
+    points at nothing), every version is one.
+    """
+    versions = versions_of(alias, index_names)
+    if live is None:
+        return versions
+    newer = [name for name in versions if name > live]
+    return sorted(indices_to_delete(alias, versions, live, keep_previous) + newer)

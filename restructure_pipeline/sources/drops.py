@@ -3,11 +3,14 @@
 A drop is ``*.csv`` or ``*.csv.gz`` in the drop folder, UTF-8 (a BOM is fine), one header
 row. Headers match Customer field names ignoring case, spaces, ``_`` and ``-``. A file
 that cannot be parsed raises :class:`DropFileError` naming the file and line; since the
-caller stages a drop in one transaction, such a file writes nothing.
+caller stages a drop in one transaction, such a file writes nothing. Nor does a file that
+changes while it is staged: :func:`drop_fingerprint` before reading, and
+:func:`check_drop_unchanged` before committing, raise rather than stage a mix of versions.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -85,6 +88,45 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class DropFingerprint:
+    """What a drop file is at one moment: size, modification time and content hash."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def drop_fingerprint(path: Path) -> DropFingerprint:
+    stat = path.stat()
+    return DropFingerprint(stat.st_size, stat.st_mtime_ns, file_sha256(path))
+
+
+def check_drop_unchanged(path: Path, before: DropFingerprint) -> None:
+    """Raise :class:`DropFileError` unless the file is still exactly what ``before`` saw.
+
+    Called after the rows are read and before they are committed: a file rewritten or
+    appended to meanwhile (still being written when its run started) must not be staged
+    as a mix of two versions. The hash is compared too, since a same-size rewrite can
+    keep the modification time on coarse file systems.
+    """
+    try:
+        now = drop_fingerprint(path)
+    except OSError as error:
+        raise DropFileError(path, f"the file went away while it was being staged: {error}") from error
+    if now != before:
+        changes = [
+            f"{name} {getattr(before, name)} -> {getattr(now, name)}"
+            for name in ("size", "mtime_ns")
+            if getattr(before, name) != getattr(now, name)
+        ] or ["same size and time, different content"]
+        raise DropFileError(
+            path,
+            f"the file changed while it was being staged ({'; '.join(changes)}): nothing was written; "
+            "rerun once it is completely written (write a .ready marker last)",
+        )
+
+
 def parse_header(path: Path, header: list[str]) -> DropHeader:
     columns: dict[int, str] = {}
     unknown: list[str] = []
@@ -111,9 +153,36 @@ def parse_header(path: Path, header: list[str]) -> DropHeader:
     )
 
 
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
 def _open_text(path: Path) -> io.TextIOBase:
-    binary = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="strict", newline="")
+
+
+def line_of_first_invalid_utf8(path: Path) -> int | None:
+    """The line (1-based, counting every newline) of the file's first byte that is not UTF-8, or None.
+
+    The text reader decodes blocks ahead of the CSV parser, so its own position is not
+    where a bad byte is: this rescans the bytes (only when decoding has already failed).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    try:
+        with _open_binary(path) as binary:
+            for block in iter(lambda: binary.read(1 << 20), b""):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:  # error.object: the bytes held back from the last block + this one
+                    return line + error.object[: error.start].count(b"\n")
+                line += block.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:  # a sequence cut off by the end of the file
+        return line + error.object[: error.start].count(b"\n")
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 class DropReader:
@@ -159,7 +228,8 @@ class DropReader:
         except DropFileError:
             raise
         except UnicodeDecodeError as error:
-            raise DropFileError(self.path, f"not valid UTF-8 ({error.reason})", line=line + 1) from error
+            bad_line = line_of_first_invalid_utf8(self.path) or line + 1
+            raise DropFileError(self.path, f"not valid UTF-8 ({error.reason})", line=bad_line) from error
         except csv.Error as error:
             raise DropFileError(self.path, f"malformed CSV: {error}", line=line + 1) from error
         except (EOFError, gzip.BadGzipFile, OSError) as error:

@@ -55,6 +55,30 @@ def test_sensor_registers_complete_drops_and_their_runs_ingest_them(
     assert emails == ["ann@acme.com", "bob@acme.com"]
 
 
+def test_sensor_launches_no_run_for_a_drop_still_being_written(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    """A file growing between two ticks is not complete yet: no run until two ticks agree (or .ready)."""
+    path = drop_dir / "growing.csv"
+    with path.open("w", encoding="utf-8") as writer:  # the writer keeps the file open, as an export would
+        writer.write("externalId,email,company\ng-0,p0@acme.com,Acme\n")
+        writer.flush()
+        first = _tick(pipeline.instance, drop_dir, None)
+        writer.write("g-1,p1@acme.com,Acme\n")
+        writer.flush()
+        second = _tick(pipeline.instance, drop_dir, first.cursor)
+        writer.write("g-2,p2@acme.com,Acme\n")
+        writer.flush()
+        third = _tick(pipeline.instance, drop_dir, second.cursor)
+    assert first.run_requests == [] and second.run_requests == [] and third.run_requests == []
+    assert "growing.csv" not in pipeline.instance.get_dynamic_partitions(CUSTOMER_SOURCES.name)
+
+    settled = _tick(pipeline.instance, drop_dir, third.cursor)  # same size and time as the last tick
+    assert [request.partition_key for request in settled.run_requests] == ["growing.csv"]
+    pipeline.ingest_drop(settled.run_requests[0].partition_key)
+    assert conn.execute("SELECT row_count FROM restructure.drop_file").fetchall() == [(3,)]
+
+
 def test_sensor_survives_unreadable_and_broken_files(pipeline: PipelineRunner, drop_dir: Path) -> None:
     (drop_dir / "garbage.csv").write_bytes(b"\xff\xfe\x00 not a csv \x00")
     (drop_dir / "locked.csv").write_text("externalId\n1\n")

@@ -138,12 +138,25 @@ def test_incremental_drop_adds_changes_and_removes_prospects(
     assert prospects["c1"]["jobTitle"] == "CTO"
     domains = sorted(source["domain"] for source in _indexed(opensearch, INDEX_DEFINITIONS[0]).values())
     assert domains == ["acme.com", "globex.com", "initech.com"]
+    client = opensearch.client()
+    live_after = {}
     for definition in INDEX_DEFINITIONS:
         alias = alias_name(definition.logical_name, opensearch.index_prefix)
-        assert live_indices(opensearch.client(), alias) == live_before[definition.logical_name]
-        materialization = result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0]
-        assert materialization.metadata["mode"].value == "incremental"
+        # Applied to a clone of the live index, swapped in whole; the version before stays for rollback.
+        (live_after[definition.logical_name],) = live_indices(client, alias)
+        assert versions_of(alias, client.indices.get(index=f"{alias}-*").keys()) == [
+            *live_before[definition.logical_name], live_after[definition.logical_name]
+        ]
+        metadata = result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0].metadata
+        assert metadata["mode"].value == "incremental"
+        assert metadata["previous_index"].value == live_before[definition.logical_name][0]
     assert all(check.passed for check in result.get_asset_check_evaluations())
+
+    # Nothing left to apply: no new version.
+    pipeline.ingest_drop("changes.csv")
+    for definition in INDEX_DEFINITIONS:
+        alias = alias_name(definition.logical_name, opensearch.index_prefix)
+        assert live_indices(client, alias) == [live_after[definition.logical_name]]
 
 
 def test_strict_mapping_rejects_an_unknown_field(

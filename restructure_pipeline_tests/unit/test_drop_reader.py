@@ -7,12 +7,19 @@ here means nothing of the file is written (proven end to end in the integration 
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from restructure_pipeline.sources.drops import DropFileError, DropReader, resolve_drop_path
+from restructure_pipeline.sources.drops import (
+    DropFileError,
+    DropReader,
+    check_drop_unchanged,
+    drop_fingerprint,
+    resolve_drop_path,
+)
 
 
 def _read(path: Path, chunk_rows: int = 1000) -> pl.DataFrame:
@@ -48,15 +55,29 @@ def test_unreadable_drops_fail_naming_file_and_line(tmp_path: Path, content: str
     assert str(raised.value).startswith(f"{path}, line {line}:")
 
 
-def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
+def test_invalid_utf8_names_the_line_of_the_bad_byte(tmp_path: Path) -> None:
     path = _write(tmp_path, b"externalId,email\n1,ann@acme.com\n2,b\xffb@acme.com\n")
-    with pytest.raises(DropFileError, match=r"line \d+: not valid UTF-8"):
+    with pytest.raises(DropFileError, match=r"line 3: not valid UTF-8"):
         _read(path)
 
 
 def test_latin1_file_is_refused_not_misread(tmp_path: Path) -> None:
     path = _write(tmp_path, "externalId,firstName\n1,Jürgen\n".encode("latin-1"))
-    with pytest.raises(DropFileError, match="not valid UTF-8"):
+    with pytest.raises(DropFileError, match="line 2: not valid UTF-8"):
+        _read(path)
+
+
+def test_a_bad_byte_far_into_a_large_gzipped_file_is_found_on_its_line(tmp_path: Path) -> None:
+    rows = "".join(f"{n},p{n}@acme.com\n" for n in range(200_000))  # several MB: past the first blocks
+    data = gzip.compress(b"externalId,email\n" + rows.encode() + b"x,\xe9@acme.com\n")
+    path = _write(tmp_path, data, name="drop.csv.gz")
+    with pytest.raises(DropFileError, match="line 200002: not valid UTF-8"):
+        _read(path, chunk_rows=50_000)
+
+
+def test_a_multibyte_character_cut_off_at_the_end_is_found(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"externalId,firstName\n1,J\xc3")
+    with pytest.raises(DropFileError, match="line 2: not valid UTF-8"):
         _read(path)
 
 
@@ -106,6 +127,38 @@ def test_chunks_stay_bounded_and_cover_every_row(tmp_path: Path) -> None:
     frames = list(DropReader(path, "csv_drop", chunk_rows=1000).chunks())
     assert [frame.height for frame in frames] == [1000, 1000, 500]
     assert pl.concat(frames)["line"].to_list() == list(range(2, 2502))
+
+
+def test_an_unchanged_drop_passes_the_check_before_commit(tmp_path: Path) -> None:
+    path = _write(tmp_path, "externalId\n1\n")
+    check_drop_unchanged(path, drop_fingerprint(path))
+
+
+def test_a_drop_appended_to_after_it_was_read_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "externalId\n1\n")
+    before = drop_fingerprint(path)
+    with path.open("a") as handle:
+        handle.write("2\n")
+    with pytest.raises(DropFileError, match=r"changed while it was being staged \(size 13 -> 15") as raised:
+        check_drop_unchanged(path, before)
+    assert str(raised.value).startswith(f"{path}: ")
+
+
+def test_a_same_size_rewrite_keeping_the_time_is_caught_by_the_hash(tmp_path: Path) -> None:
+    path = _write(tmp_path, "externalId\n1\n")
+    before = drop_fingerprint(path)
+    path.write_text("externalId\n2\n")
+    os.utime(path, ns=(before.mtime_ns, before.mtime_ns))
+    with pytest.raises(DropFileError, match="same size and time, different content"):
+        check_drop_unchanged(path, before)
+
+
+def test_a_drop_removed_while_it_was_read_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "externalId\n1\n")
+    before = drop_fingerprint(path)
+    path.unlink()
+    with pytest.raises(DropFileError, match="went away while it was being staged"):
+        check_drop_unchanged(path, before)
 
 
 @pytest.mark.parametrize("key", ["../escape.csv", "/etc/passwd.csv", "sub/../../x.csv", "notes.txt"])

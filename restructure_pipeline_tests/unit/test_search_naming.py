@@ -13,6 +13,8 @@ from restructure_pipeline.search_index.naming import (
     alias_name,
     indices_to_delete,
     new_index_name,
+    next_version_name,
+    orphaned_versions,
     validate_index_name,
     validate_prefix,
     version_time,
@@ -127,6 +129,30 @@ def test_retention_keeps_the_protected_rollback_target_over_a_failed_build() -> 
     names = [previous_live, failed_build, live]
     assert indices_to_delete("companies", names, live=live, protect=[previous_live]) == [failed_build]
     assert indices_to_delete("companies", names, live=live) == [previous_live]
+
+
+def test_orphans_are_every_version_but_live_and_the_kept_previous_one() -> None:
+    v1, v2, v3, v4 = (version("companies", minutes) for minutes in (0, 10, 20, 30))
+    names = [v4, v2, "companies_archive-20261126t035501z-ab12cd", "acme_companies-20261126t035501z-x", v1, v3]
+    # v3 and v4 are newer than live: with the index-writer lock held, no build is in progress.
+    assert orphaned_versions("companies", names, live=v2) == [v3, v4]
+    assert orphaned_versions("companies", names, live=v3) == [v1, v4]
+    assert orphaned_versions("companies", names, live=v3, keep_previous=0) == [v1, v2, v4]
+    assert orphaned_versions("companies", [v1], live=v1) == []
+
+
+def test_an_alias_on_no_index_leaves_only_orphans() -> None:
+    v1, v2 = (version("companies", minutes) for minutes in (0, 10))
+    assert orphaned_versions("companies", [v2, v1, "companies"], live=None) == [v1, v2]
+
+
+def test_a_new_version_sorts_after_every_existing_one_even_with_a_lagging_clock() -> None:
+    live = version("companies", 10, token="zzzz")
+    assert next_version_name("companies", NOW + timedelta(minutes=20), "a", [live]) == version("companies", 20, "a")
+    behind = next_version_name("companies", NOW, "aaaa", [live, "companies_archive-20991126t035501z-x"])
+    assert behind > live and version_time("companies", behind) == version_time("companies", live) + timedelta(seconds=1)
+    same_second = next_version_name("companies", NOW + timedelta(minutes=10), "aaaa", [live])
+    assert same_second > live
 
 
 def test_retention_needs_live_among_the_versions() -> None:
