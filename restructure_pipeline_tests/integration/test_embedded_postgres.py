@@ -106,7 +106,7 @@ def test_server_listens_only_on_loopback_with_durable_settings(server: EmbeddedP
     assert settings["port"] == str(server.port)
     assert settings["fsync"] == "on"
     assert settings["max_connections"] == "100"
-    assert settings["shared_buffers"] == str(256 * 1024 // 8)  # in 8 kB pages
+    assert settings["shared_buffers"] == str(1024 * 1024 // 8)  # 1GB in 8 kB pages
     assert settings["max_wal_size"] == "2048"  # in MB
 
     listening = {

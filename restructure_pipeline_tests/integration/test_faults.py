@@ -365,19 +365,6 @@ def blocking_lock(database_url: str, table: str) -> Iterator[psycopg.Connection]
             conn.close()
 
 
-def staging_legacy_rows(admin: psycopg.Connection, database: str) -> dict[str, Any] | None:
-    """The write transaction staging the legacy rows: its COPY (into "source_record" on a first
-    staging, else into "incoming") under way while the reading session still streams "Customer"."""
-    reading = admin.execute(
-        "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND application_name = %s "
-        "AND query LIKE %s AND xact_start IS NOT NULL",
-        (database, APPLICATION_NAME, '%FROM "Customer"%'),
-    ).fetchone()
-    if reading is None:
-        return None
-    return next((w for w in pipeline_writers(admin, database) if w["query"].startswith("COPY") and w["in_transaction"]), None)
-
-
 def blocked_writer(admin: psycopg.Connection, database: str, table_word: str) -> dict[str, Any] | None:
     """The run's write transaction, waiting on a lock while writing ``table_word``."""
     for writer in pipeline_writers(admin, database):
@@ -461,13 +448,12 @@ def test_kill_during_a_postgres_write_keeps_the_committed_state_and_a_rerun_conv
     opensearch = pipeline.opensearch
     with psycopg.connect(embedded_postgres.url(), autocommit=True) as admin:
         if where == "staging_copy":
-            # No help: poll until the run's first write transaction (staging the legacy rows: COPY
-            # into the temp table "incoming", chunk by chunk) is open, then kill it there.
-            # (The run yields the CPU to this poller on a busy machine: the window is ~0.2 s here.)
-            with run_process(database_url, drop_dir, opensearch.url, opensearch.index_prefix, tmp_path / "run",
-                             niceness=10) as run:
-                writer = wait_for(lambda: staging_legacy_rows(admin, database), RUN_START_TIMEOUT,
-                                  "the run to stage legacy rows into 'incoming'", run, interval=0.005)
+            # The staging transaction has copied the legacy rows into "incoming" and diffed them when it
+            # queues their identities: hold the queue table so it waits right there, then kill it.
+            with blocking_lock(database_url, "restructure.pending_key"), \
+                    run_process(database_url, drop_dir, opensearch.url, opensearch.index_prefix, tmp_path / "run") as run:
+                writer = wait_for(lambda: blocked_writer(admin, database, "pending_key"), RUN_START_TIMEOUT,
+                                  "the staging transaction to block while queueing", run)
                 kill(run)
             committed = committed_before_run  # the staging is the run's first write: nothing of it was committed
         else:
