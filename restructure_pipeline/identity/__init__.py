@@ -9,6 +9,7 @@ Where each rule lives:
 - ``names``: company-name cleaning (legal suffixes, case, accents, punctuation).
 - ``attributes``: trimming and number parsing of raw Customer fields, CSV header names.
 - ``merge``: per-domain attribute merge and company resolution by cleaned name.
+- ``index_limits``: values too long for the btree indexes ``schema.prisma`` declares.
 - ``records``: the whole per-record pipeline and its quarantine decision.
 
 No database, no Dagster, no network anywhere in this package.
@@ -28,6 +29,7 @@ from restructure_pipeline.identity.domains import (
     registrable_domain,
 )
 from restructure_pipeline.identity.emails import NormalizedEmail, normalize_email, normalize_email_column
+from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES, too_long_columns
 from restructure_pipeline.identity.merge import MERGED_COLUMNS, merge_company_attributes, resolve_by_company_name
 from restructure_pipeline.identity.names import clean_company_name, clean_company_name_column
 from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
@@ -35,6 +37,8 @@ from restructure_pipeline.identity.records import normalize_records
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
+    "INDEXED_INPUT_COLUMNS",
+    "MAX_INDEXED_VALUE_BYTES",
     "MERGED_COLUMNS",
     "SYSTEM_COLUMNS",
     "DomainKind",
@@ -54,4 +58,5 @@ __all__ = [
     "normalize_records",
     "registrable_domain",
     "resolve_by_company_name",
+    "too_long_columns",
 ]

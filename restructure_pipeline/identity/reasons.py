@@ -18,6 +18,8 @@ class QuarantineReason(enum.StrEnum):
     INVALID_DOMAIN = "invalid_domain"
     DISPOSABLE_DOMAIN = "disposable_domain"
     PERSONAL_DOMAIN_UNRESOLVED = "personal_domain_unresolved"
+    #: A value too long for the btree index of the column it feeds (see ``index_limits``).
+    VALUE_TOO_LONG = "value_too_long"
 
 
 class DomainKind(enum.StrEnum):

@@ -1,17 +1,22 @@
 """The per-record identity pipeline: a chunk of raw Customer-shaped rows to decided records.
 
 :func:`normalize_records` applies, in order, :func:`clean_attributes`,
-:func:`normalize_email_column`, :func:`domain_column` and
-:func:`clean_company_name_column`, then decides each record:
+:func:`normalize_email_column`, :func:`domain_column`,
+:func:`clean_company_name_column` and :func:`too_long_columns`, then decides each
+record:
 
 ``record_problem`` (first match wins):
 
 1. ``externalId`` null or blank (or the column absent) -> ``missing_external_id``
-2. the email is syntactically invalid -> ``invalid_email``
-3. an email is present but has no company domain (IP literal, no public suffix,
+2. a value too long for the btree index of the column it feeds (``too_long_columns``
+   names them; see :mod:`restructure_pipeline.identity.index_limits`) ->
+   ``value_too_long``. It comes before the email rules because the record cannot be
+   stored as it is, whatever else is wrong with it.
+3. the email is syntactically invalid -> ``invalid_email``
+4. an email is present but has no company domain (IP literal, no public suffix,
    bad labels) -> ``invalid_domain``
-4. the domain is disposable -> ``disposable_domain``
-5. otherwise null. A MISSING email is not a problem yet: such a record, like one
+5. the domain is disposable -> ``disposable_domain``
+6. otherwise null. A MISSING email is not a problem yet: such a record, like one
    on a personal domain, follows the personal rule below.
 
 ``needs_name_resolution``: no problem and (no email, or a personal domain). These
@@ -22,6 +27,10 @@ fails the asset quarantines them as ``missing_email`` (no email) or
 
 ``company_domain``: the domain when it is a company domain and there is no
 problem, else null.
+
+``too_long_columns``: the columns whose value is too long to be indexed, whatever the
+``record_problem`` (a row quarantined for another reason still must not store them
+where an index would refuse them).
 
 The attribute columns come back cleaned (see
 :mod:`restructure_pipeline.identity.attributes`); keep the raw frame if the raw
@@ -35,6 +44,7 @@ import polars as pl
 from restructure_pipeline.identity.attributes import clean_attributes
 from restructure_pipeline.identity.domains import DOMAIN, DOMAIN_KIND, DomainLists, domain_column
 from restructure_pipeline.identity.emails import EMAIL_HOST, EMAIL_NORMALIZED, EMAIL_PROBLEM, normalize_email_column
+from restructure_pipeline.identity.index_limits import TOO_LONG_COLUMNS, too_long_columns
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
 
@@ -49,9 +59,11 @@ def _reason(reason: QuarantineReason) -> pl.Expr:
 
 def normalize_records(frame: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
     """Clean, normalize and decide every record of a raw chunk (see module docstring)."""
-    cleaned = clean_company_name_column(
-        domain_column(normalize_email_column(clean_attributes(frame), "email"), lists, EMAIL_HOST),
-        "company",
+    cleaned = too_long_columns(
+        clean_company_name_column(
+            domain_column(normalize_email_column(clean_attributes(frame), "email"), lists, EMAIL_HOST),
+            "company",
+        )
     )
     if "externalId" in cleaned.columns:
         external_id = pl.col("externalId").cast(pl.String).str.strip_chars()
@@ -61,6 +73,8 @@ def normalize_records(frame: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
     problem = (
         pl.when(missing_external_id)
         .then(_reason(QuarantineReason.MISSING_EXTERNAL_ID))
+        .when(pl.col(TOO_LONG_COLUMNS).list.len() > 0)
+        .then(_reason(QuarantineReason.VALUE_TOO_LONG))
         .when(pl.col(EMAIL_PROBLEM) == QuarantineReason.INVALID_EMAIL.value)
         .then(_reason(QuarantineReason.INVALID_EMAIL))
         .when(pl.col(EMAIL_NORMALIZED).is_not_null() & pl.col(DOMAIN).is_null())

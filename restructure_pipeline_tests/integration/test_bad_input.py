@@ -5,7 +5,8 @@ Each bad input ends in one of two ways, never in a crash, a partial write or a s
 - a failed run whose error names the file and line, with every pipeline table and every
   alias exactly as before;
 - a successful run where each row is a prospect or quarantined with a reason, and the
-  values are kept verbatim (numbers that cannot be parsed: null, raw text kept in staging).
+  values are kept verbatim (numbers that cannot be parsed: null, raw text kept in staging;
+  values too long to index: the row quarantined, the value in its raw record).
 
 The reader's own rules are unit-tested in ``unit/test_drop_reader.py``; the sensor's wait
 for a file still being written is in ``test_automation.py``.
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg
-import pytest
 from psycopg.rows import dict_row
 
 from restructure_pipeline.resources import APPLICATION_NAME, OpenSearchResource
@@ -118,9 +118,9 @@ def test_a_header_only_drop_stages_nothing_and_changes_nothing(
 def test_hostile_values_are_kept_verbatim_in_postgres_and_the_index(
     conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path, opensearch: OpenSearchResource
 ) -> None:
-    """Formula and SQL-injection text, a 10 MB field (in a column without a Postgres index: see the
-    next test), quotes and newlines are data; huge numbers are rejected to null with their raw text
-    kept; nothing is executed, truncated or lost."""
+    """Formula and SQL-injection text, a 10 MB field (in a column without a Postgres index: see
+    the value_too_long tests), quotes and newlines are data; huge numbers are rejected to null with
+    their raw text kept; nothing is executed, truncated or lost."""
     formula = '=HYPERLINK("http://evil.example","click")'
     injection = "Robert'); DROP TABLE \"Prospect\";--"
     huge_field = "x" * (10 * 1024 * 1024)
@@ -161,32 +161,106 @@ def test_hostile_values_are_kept_verbatim_in_postgres_and_the_index(
     assert all(check.passed for check in result.get_asset_check_evaluations())
 
 
-def test_a_10_mb_value_in_a_column_prisma_indexes_fails_the_prospect_step_until_the_drop_is_fixed(
+TEN_MB = 10 * 1024 * 1024
+
+
+def _quarantined(conn: psycopg.Connection, source: str) -> list[tuple]:
+    return conn.execute(
+        "SELECT line, source_ref, reason, raw FROM restructure.customer_quarantine WHERE source = %s "
+        "ORDER BY line, source_ref",
+        (source,),
+    ).fetchall()
+
+
+def _too_long_preview(result: dg.ExecuteInProcessResult) -> str:
+    (materialization,) = result.asset_materializations_for_node("prospects")
+    return materialization.metadata["values_too_long"].value
+
+
+def test_values_too_long_for_a_prisma_index_are_quarantined_naming_file_line_and_column(
     conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
 ) -> None:
-    """A gap, reported rather than asserted away: schema.prisma puts a btree index on "Prospect"."jobTitle"
-    (and email, department, city, state, country; on "Company" name, industry and places), and a
-    btree entry must fit in a page. Such a row is staged, then fails the prospect step's transaction
-    (nothing of it written) on every run until the drop is rewritten; the error names the index,
-    not the file and line. A fix needs a quarantine reason in identity/ (e.g. value_too_long)."""
+    """schema.prisma puts btree indexes on "Prospect".jobTitle, email, places and the identity, and on
+    "Company".name, industry and places; a btree entry must fit in a third of a page. Such a row is
+    quarantined as value_too_long (file and line in the quarantine, the column in the metadata), the
+    rest of the drop goes on, and fixing the file releases it."""
     load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
     pipeline.full_refresh()
-    prospects_before = conn.execute('SELECT * FROM "Prospect" ORDER BY id').fetchall()
-    path = write_csv(drop_dir / "long_title.csv", ["externalId", "email", "company", "jobTitle"],
-                     [["l-1", "bob@acme.com", "Acme", "x" * (10 * 1024 * 1024)]])
+    header = ["externalId", "email", "company", "jobTitle", "city"]
+    huge = "x" * TEN_MB
+    wide_city = "東" * 400  # 400 characters, 1,200 bytes: over the limit in bytes
+    rows = [
+        ["l-1", "bob@acme.com", "Acme", "CTO", "Paris"],
+        ["l-2", "cid@acme.com", "Acme", huge, "Paris"],           # line 3: job title
+        ["l-3", "dee@globex.com", huge, "CFO", ""],               # line 4: a company's only row, its name
+        ["l-4", "eve@initech.com", "Initech", "Engineer", ""],
+        [huge, "fay@acme.com", "Acme", "CEO", ""],                # line 6: the identity itself
+        ["l-6", "gus@" + "a" * TEN_MB + ".com", "Acme", "", ""],  # line 7: the email
+        ["l-7", "hal@acme.com", "Acme", "Buyer", wide_city],      # line 8: multi-byte place
+    ]
+    path = write_csv(drop_dir / "long_values.csv", header, rows)
 
-    for _ in range(2):  # not just once: the staged row fails every run
-        result = pipeline.ingest_drop("long_title.csv", expect_success=False)
-        (error,) = _failures(result)
-        assert 'Error occurred while executing op "prospects"' in error, error
-        assert "index row requires" in error and "maximum size is 8191" in error, error
-        assert conn.execute('SELECT * FROM "Prospect" ORDER BY id').fetchall() == prospects_before
+    for _ in range(2):  # a rerun with the same drop changes nothing
+        result = pipeline.ingest_drop("long_values.csv")
+        assert all(check.passed for check in result.get_asset_check_evaluations())
+        quarantined = _quarantined(conn, "long_values.csv")
+        assert [(line, reason) for line, _, reason, _ in quarantined] == [
+            (3, "value_too_long"), (4, "value_too_long"), (6, "value_too_long"), (7, "value_too_long"),
+            (8, "value_too_long"),
+        ]
+        assert conn.execute(
+            'SELECT "externalId", "jobTitle" FROM "Prospect" ORDER BY 1'
+        ).fetchall() == [("ext-c1", None), ("l-1", "CTO"), ("l-4", "Engineer")]
+        assert conn.execute('SELECT domain FROM "Company" ORDER BY 1').fetchall() == [("acme.com",), ("initech.com",)]
 
-    write_csv(path, ["externalId", "email", "company", "jobTitle"], [["l-1", "bob@acme.com", "Acme", "CTO"]])
-    pipeline.ingest_drop("long_title.csv")  # rewritten: its rows replace the staged ones
-    assert _prospect(conn, "l-1")["jobTitle"] == "CTO"
-    pytest.xfail("a value too long for a Prisma-declared btree index blocks the prospect step until the "
-                 "drop is rewritten, instead of quarantining the row with a reason naming file and line")
+    # The raw record keeps every value verbatim, the long one under its own field.
+    raw = {line: record for line, _, _, record in quarantined}
+    assert (raw[3]["externalId"], len(raw[3]["jobTitle"])) == ("l-2", TEN_MB)
+    assert len(raw[4]["company"]) == TEN_MB and len(raw[6]["externalId"]) == TEN_MB
+    assert len(raw[7]["email"]) == TEN_MB + 8 and raw[8]["city"] == wide_city
+    # No row lost: each line of the drop is a prospect or quarantined.
+    staged = _staged(conn, "long_values.csv")
+    assert [line for line, *_ in staged] == list(range(2, 2 + len(rows)))
+    assert len(staged) == 2 + len(quarantined)
+    # The materialization names the column of each row.
+    preview = _too_long_preview(result)
+    for line, column, size in [(3, "jobTitle", TEN_MB), (4, "company", TEN_MB), (6, "externalId", TEN_MB),
+                               (7, "email", TEN_MB + 8), (8, "city", 1200)]:
+        assert f"| long_values.csv | line {line} | {column} | {size} |" in preview, preview
+
+    # Fixed in the file: the rows leave the quarantine and become prospects.
+    write_csv(path, header, [row if row[0] != "l-2" else ["l-2", "cid@acme.com", "Acme", "COO", "Paris"]
+                             for row in rows])
+    result = pipeline.ingest_drop("long_values.csv")
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    assert _prospect(conn, "l-2")["jobTitle"] == "COO"
+    assert [line for line, *_ in _quarantined(conn, "long_values.csv")] == [4, 6, 7, 8]
+
+
+def test_values_too_long_in_the_legacy_table_are_quarantined_by_full_refresh(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    huge = "x" * TEN_MB
+    load_legacy(conn, [
+        customer("c1", "ann@acme.com", "Acme", jobTitle="CTO"),
+        customer("c2", "bob@acme.com", "Acme", jobTitle=huge),
+        customer("c3", "cid@globex.com", "Globex", industry=huge),
+        customer("c4", "dee@acme.com", huge),
+    ])
+
+    result = pipeline.full_refresh()
+
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    quarantined = _quarantined(conn, "legacy")
+    assert [(line, source_ref, reason) for line, source_ref, reason, _ in quarantined] == [
+        (None, "c2", "value_too_long"), (None, "c3", "value_too_long"), (None, "c4", "value_too_long"),
+    ]
+    assert len(quarantined[0][3]["jobTitle"]) == len(quarantined[1][3]["industry"]) == TEN_MB
+    assert conn.execute('SELECT id, "companyId" IS NOT NULL FROM "Prospect"').fetchall() == [("c1", True)]
+    assert conn.execute('SELECT domain, name FROM "Company"').fetchall() == [("acme.com", "Acme")]
+    preview = _too_long_preview(result)
+    for row, column in [("id c2", "jobTitle"), ("id c3", "industry"), ("id c4", "company")]:
+        assert f"| legacy | {row} | {column} | {TEN_MB} |" in preview, preview
 
 
 def test_a_duplicate_external_id_inside_one_drop_keeps_the_later_line(

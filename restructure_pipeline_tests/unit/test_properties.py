@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS, canonical_column_name, clean_attributes
 from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES
 from restructure_pipeline.identity.merge import (
     EMPLOYEE_SIZE_GROUP,
     LOCATION_GROUP,
@@ -103,8 +104,33 @@ def test_normalize_records_never_raises_and_is_deterministic_on_any_text(rows: l
     assert first.height == frame.height
     assert first.equals(normalize_records(frame, DomainLists.default()))
     assert set(first["record_problem"].drop_nulls()) <= {
-        "missing_external_id", "invalid_email", "invalid_domain", "disposable_domain"
+        "missing_external_id", "value_too_long", "invalid_email", "invalid_domain", "disposable_domain"
     }
+
+
+# Runs of 1- to 4-byte characters around the limit, so both sides of it are hit often.
+_NEAR_LIMIT = st.one_of(
+    st.none(),
+    st.builds(
+        lambda char, count: char * count,
+        st.sampled_from(["x", "é", "東", "😀"]),
+        st.integers(min_value=MAX_INDEXED_VALUE_BYTES // 4 - 2, max_value=MAX_INDEXED_VALUE_BYTES + 2),
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fixed_dictionaries({name: _NEAR_LIMIT for name in INDEXED_INPUT_COLUMNS}))
+def test_too_long_is_exactly_more_bytes_than_the_limit_in_a_checked_column(row: dict) -> None:
+    frame = pl.DataFrame([row], schema={name: pl.String for name in row})
+    decided = normalize_records(frame, DomainLists.default()).row(0, named=True)
+    expected = [
+        name for name in INDEXED_INPUT_COLUMNS
+        if row[name] is not None and len(row[name].encode("utf-8")) > MAX_INDEXED_VALUE_BYTES
+    ]
+    assert decided["too_long_columns"] == expected
+    if row["externalId"] is not None and expected:
+        assert decided["record_problem"] == "value_too_long"
 
 
 @given(st.text(max_size=40))

@@ -3,7 +3,7 @@
 from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
 
 
-def test_quarantine_reason_codes_are_the_spec_codes() -> None:
+def test_quarantine_reason_codes_are_the_spec_codes_and_value_too_long() -> None:
     assert {reason.value for reason in QuarantineReason} == {
         "missing_external_id",
         "missing_email",
@@ -11,6 +11,7 @@ def test_quarantine_reason_codes_are_the_spec_codes() -> None:
         "invalid_domain",
         "disposable_domain",
         "personal_domain_unresolved",
+        "value_too_long",
     }
 
 

@@ -8,7 +8,10 @@ import polars as pl
 import pytest
 
 from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.identity.index_limits import MAX_INDEXED_VALUE_BYTES
 from restructure_pipeline.identity.records import normalize_records
+
+TOO_LONG = "x" * (MAX_INDEXED_VALUE_BYTES + 1)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +33,30 @@ def test_missing_external_id_is_quarantined_first(lists: DomainLists, external_i
 def test_absent_external_id_column_means_missing_external_id(lists: DomainLists) -> None:
     frame = pl.DataFrame({"email": ["john@acme.com"]})
     assert normalize_records(frame, lists).get_column("record_problem").to_list() == ["missing_external_id"]
+
+
+@pytest.mark.parametrize("column", ["jobTitle", "company", "city", "externalId", "externalSource"])
+def test_a_value_too_long_to_index_is_quarantined_and_named(lists: DomainLists, column: str) -> None:
+    row = decide(lists, email="john@acme.com", **{column: TOO_LONG})
+    assert (row["record_problem"], row["needs_name_resolution"], row["company_domain"]) == ("value_too_long", False, None)
+    assert row["too_long_columns"] == [column]
+
+
+def test_a_value_at_the_limit_is_no_problem(lists: DomainLists) -> None:
+    row = decide(lists, email="john@acme.com", jobTitle="x" * MAX_INDEXED_VALUE_BYTES)
+    assert (row["record_problem"], row["company_domain"], row["too_long_columns"]) == (None, "acme.com", [])
+
+
+def test_value_too_long_comes_after_missing_external_id_and_before_the_email_rules(lists: DomainLists) -> None:
+    assert decide(lists, externalId=None, city=TOO_LONG)["record_problem"] == "missing_external_id"
+    assert decide(lists, email="john@@acme", city=TOO_LONG)["record_problem"] == "value_too_long"
+    assert decide(lists, email="temp@mailinator.com", city=TOO_LONG)["record_problem"] == "value_too_long"
+    # A 10 MB email is refused by the email rule as well; the length is what to fix.
+    assert decide(lists, email="j@" + "a" * 10 * 1024 * 1024 + ".com")["record_problem"] == "value_too_long"
+
+
+def test_the_columns_are_named_whatever_the_reason(lists: DomainLists) -> None:
+    assert decide(lists, externalId=None, city=TOO_LONG)["too_long_columns"] == ["city"]
 
 
 def test_invalid_email_is_quarantined(lists: DomainLists) -> None:

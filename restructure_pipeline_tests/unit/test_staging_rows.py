@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES
 from restructure_pipeline.sources.staging_rows import staging_rows
 from restructure_pipeline.store.staging import STAGING_COLUMNS
 
@@ -44,6 +45,33 @@ def test_unparseable_numbers_keep_their_raw_text() -> None:
     assert row["minEmployeeSize"] is None and row["maxEmployeeSize"] == 50
     rejected = {key: value for key, value in json.loads(row["rejected_values"]).items() if value is not None}
     assert rejected == {"minEmployeeSize": "ten"}
+
+
+def test_a_value_too_long_to_index_moves_verbatim_into_rejected_values() -> None:
+    title, external_id = "é" * MAX_INDEXED_VALUE_BYTES, "x" * (10 * 1024 * 1024)
+    rows = _stage(_drop(externalId=["a", external_id], email=["ann@acme.com"] * 2, jobTitle=[title, "CTO"],
+                        minEmployeeSize=["ten", "5"]))
+    first, second = rows.iter_rows(named=True)
+    assert (first["record_problem"], first["jobTitle"]) == ("value_too_long", None)
+    assert json.loads(first["rejected_values"]) == {"minEmployeeSize": "ten", "jobTitle": title}
+    # The staging table indexes the identity: too long, it is kept out of it too.
+    assert (second["record_problem"], second["externalId"], second["jobTitle"]) == ("value_too_long", None, "CTO")
+    assert json.loads(second["rejected_values"]) == {"externalId": external_id}
+    assert all(
+        value is None or len(value.encode()) <= MAX_INDEXED_VALUE_BYTES
+        for row in (first, second) for value in (row[name] for name in INDEXED_INPUT_COLUMNS)
+    )
+
+
+def test_a_legacy_row_with_a_value_too_long_keeps_it_in_rejected_values() -> None:
+    legacy = pl.DataFrame(
+        {"id": ["c1"], "externalSource": ["crm"], "externalId": ["e1"], "email": ["ann@acme.com"],
+         "company": ["Acme " * 300], "revenue": [5], "createdAt": [REGISTERED], "updatedAt": [REGISTERED]},
+        schema_overrides={"revenue": pl.Int64},
+    )
+    row = staging_rows(legacy, source="legacy", source_seq=0, lists=DomainLists.default()).row(0, named=True)
+    assert (row["record_problem"], row["company"], row["revenue"]) == ("value_too_long", None, 5)
+    assert json.loads(row["rejected_values"]) == {"company": ("Acme " * 300).strip()}
 
 
 def test_no_rejected_values_when_every_number_parses() -> None:
