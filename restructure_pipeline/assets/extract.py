@@ -5,6 +5,7 @@ the source's rows in ``restructure.source_record`` in one transaction, queueing 
 changed for the company and prospect steps.
 """
 
+import contextlib
 import time
 
 import dagster as dg
@@ -13,6 +14,7 @@ import psycopg
 from restructure_pipeline.assets.metadata import markdown_table
 from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, FULL_REFRESH, REFRESH_TAG, SINGLE_RUN
 from restructure_pipeline.identity.domains import DomainLists
+from restructure_pipeline.prefetch import prefetched
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
 from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.sources.drops import DropReader, check_drop_unchanged, drop_fingerprint, resolve_drop_path
@@ -28,48 +30,48 @@ from restructure_pipeline.store.staging import StageResult, queue_everything, st
 
 
 def _stage_legacy(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, lists: DomainLists, chunk_rows: int
+    context: dg.AssetExecutionContext, postgres: PostgresResource, writer: psycopg.Connection, lists: DomainLists,
+    chunk_rows: int, queue: bool,
 ) -> StageResult | None:
-    with postgres.connect() as reader, postgres.connect() as writer:
+    with postgres.connect() as reader:
         if not legacy_table_exists(reader):
             context.log.warning('No "Customer" table: keeping the legacy rows staged earlier (it may have been cleaned up).')
             return None
-        frames = (
+        frames = prefetched(
             staging_rows(chunk, source=LEGACY_PARTITION, source_seq=0, lists=lists)
             for chunk in iter_legacy_chunks(reader, chunk_rows)
         )
-        return stage_source(writer, LEGACY_PARTITION, frames)
+        return stage_source(writer, LEGACY_PARTITION, frames, queue=queue)
 
 
 def _stage_drop(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, settings: PipelineSettings, lists: DomainLists,
-    partition_key: str,
+    context: dg.AssetExecutionContext, conn: psycopg.Connection, settings: PipelineSettings, lists: DomainLists,
+    partition_key: str, queue: bool,
 ) -> tuple[StageResult | None, list[str]]:
     path = resolve_drop_path(settings.resolved_drop_dir(), partition_key)
-    with postgres.connect() as conn:
-        if not path.exists():
-            context.log.warning(f"Drop {partition_key} is no longer on disk: keeping the rows staged from it earlier.")
-            return None, []
-        registration = drop_registration(conn, partition_key)
-        fingerprint = drop_fingerprint(path)  # before reading: what the staged rows must come from
-        reader = DropReader(path, settings.drop_external_source, settings.chunk_rows)
-        frames = (
-            staging_rows(
-                chunk, source=partition_key, source_seq=registration.seq, lists=lists,
-                observed_at=registration.registered_at, default_external_source=settings.drop_external_source,
-            )
-            for chunk in reader.chunks()
+    if not path.exists():
+        context.log.warning(f"Drop {partition_key} is no longer on disk: keeping the rows staged from it earlier.")
+        return None, []
+    registration = drop_registration(conn, partition_key)
+    fingerprint = drop_fingerprint(path)  # before reading: what the staged rows must come from
+    reader = DropReader(path, settings.drop_external_source, settings.chunk_rows)
+    frames = prefetched(
+        staging_rows(
+            chunk, source=partition_key, source_seq=registration.seq, lists=lists,
+            observed_at=registration.registered_at, default_external_source=settings.drop_external_source,
         )
+        for chunk in reader.chunks()
+    )
 
-        def record_drop(tx: psycopg.Connection, rows: int) -> None:
-            check_drop_unchanged(path, fingerprint)  # the rows read are the file recorded, or nothing is written
-            save_drop(tx, registration, str(path), fingerprint.size, fingerprint.sha256, rows)
+    def record_drop(tx: psycopg.Connection, rows: int) -> None:
+        check_drop_unchanged(path, fingerprint)  # the rows read are the file recorded, or nothing is written
+        save_drop(tx, registration, str(path), fingerprint.size, fingerprint.sha256, rows)
 
-        result = stage_source(conn, partition_key, frames, before_commit=record_drop)
-        unknown = reader.header.unknown_columns if reader.header else []
-        if unknown:
-            context.log.warning(f"Drop {partition_key}: unknown columns ignored: {', '.join(unknown)}")
-        return result, unknown
+    result = stage_source(conn, partition_key, frames, before_commit=record_drop, queue=queue)
+    unknown = reader.header.unknown_columns if reader.header else []
+    if unknown:
+        context.log.warning(f"Drop {partition_key}: unknown columns ignored: {', '.join(unknown)}")
+    return result, unknown
 
 
 @dg.asset(
@@ -92,24 +94,27 @@ def customer_extract(
     if applied:
         context.log.info(f"Applied migrations: {', '.join(f'{m.version:04d}_{m.name}' for m in applied)}")
 
+    full_refresh = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
     staged: list[StageResult] = []
     unknown_columns: dict[str, list[str]] = {}
-    for partition_key in context.partition_keys:
-        if partition_key == LEGACY_PARTITION:
-            result = _stage_legacy(context, postgres, lists, settings.chunk_rows)
-        else:
-            result, unknown = _stage_drop(context, postgres, settings, lists, partition_key)
-            if unknown:
-                unknown_columns[partition_key] = unknown
-        if result is not None:
-            staged.append(result)
-            context.log.info(f"Staged {result.source}: {result.rows} rows, {result.changed} new or changed, "
-                             f"{result.removed} removed")
-
-    full_refresh = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
     with postgres.connect() as conn:
-        if full_refresh:
-            queue_everything(conn)
+        # A full refresh recomputes everything anyway: its sources are staged without
+        # queueing what changed, then everything is queued once, all in one transaction.
+        # A drop run stages and queues each source in a transaction of its own.
+        with conn.transaction() if full_refresh else contextlib.nullcontext():
+            for partition_key in context.partition_keys:
+                if partition_key == LEGACY_PARTITION:
+                    result = _stage_legacy(context, postgres, conn, lists, settings.chunk_rows, queue=not full_refresh)
+                else:
+                    result, unknown = _stage_drop(context, conn, settings, lists, partition_key, queue=not full_refresh)
+                    if unknown:
+                        unknown_columns[partition_key] = unknown
+                if result is not None:
+                    staged.append(result)
+                    context.log.info(f"Staged {result.source}: {result.rows} rows, {result.changed} new or changed, "
+                                     f"{result.removed} removed")
+            if full_refresh:
+                queue_everything(conn)
         per_source = staged_counts(conn)
         problems = dict(
             conn.execute(

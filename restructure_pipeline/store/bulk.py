@@ -91,13 +91,23 @@ def _from_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return column.cast(dtype)
 
 
+# Indexes no constraint stands on: not a primary key or unique constraint's, and not
+# referenced by a foreign key (which would have to go too).
 _DEFERRABLE_INDEXES = """
 SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.indrelid = %(table)s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+WHERE i.indrelid = %(table)s::regclass AND (%(unique_too)s OR NOT i.indisunique)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
 ORDER BY c.relname
+"""
+
+_DEFERRABLE_KEYS = """
+SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k
+WHERE k.conrelid = %(table)s::regclass AND k.contype IN ('p', 'u') AND %(unique_too)s
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)
+ORDER BY k.contype, k.conname
 """
 
 _DEFERRABLE_FOREIGN_KEYS = """
@@ -112,33 +122,40 @@ SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oi
 
 
 @contextmanager
-def bulk_load(conn: psycopg.Connection, schema: str, table: str) -> Iterator[bool]:
-    """Load an *empty* table the way pg_restore does: secondary indexes and foreign keys after the rows.
+def bulk_load(conn: psycopg.Connection, schema: str, table: str, *, unique_too: bool = False) -> Iterator[bool]:
+    """Load an *empty* table the way pg_restore does: indexes and foreign keys after the rows.
 
     Inside the caller's transaction: when the table is empty and ours, its non-unique
     indexes and its foreign keys are dropped, and re-created (the keys validated in one
-    pass) when the block ends. Unique indexes stay, so ``ON CONFLICT`` keeps its arbiter.
-    Yields whether it deferred anything; a table with rows is loaded as it is, since its
-    readers must keep their indexes.
+    pass) when the block ends. Unique indexes stay, so ``ON CONFLICT`` keeps its arbiter,
+    unless ``unique_too``: then primary keys and unique indexes go as well (except those a
+    foreign key references), for a caller that inserts rows it knows to be unique, and
+    they are checked when re-created. Yields whether it deferred anything; a table with
+    rows is loaded as it is, since its readers must keep their indexes.
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
         raise RuntimeError("bulk_load needs a transaction: the dropped indexes must never be visible")
-    qualified = {"table": f'"{schema}"."{table}"'}
+    params = {"table": f'"{schema}"."{table}"', "unique_too": unique_too}
     relation = sql.Identifier(schema, table)
     empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(relation)).fetchone()[0]
-    if not (empty and conn.execute(_LOADABLE, qualified).fetchone()[0]):
+    if not (empty and conn.execute(_LOADABLE, params).fetchone()[0]):
         yield False
         return
-    indexes = conn.execute(_DEFERRABLE_INDEXES, qualified).fetchall()
-    foreign_keys = conn.execute(_DEFERRABLE_FOREIGN_KEYS, qualified).fetchall()
-    for name, _ in foreign_keys:
+    keys = conn.execute(_DEFERRABLE_KEYS, params).fetchall()
+    indexes = conn.execute(_DEFERRABLE_INDEXES, params).fetchall()
+    foreign_keys = conn.execute(_DEFERRABLE_FOREIGN_KEYS, params).fetchall()
+    for name, _ in [*foreign_keys, *keys]:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(relation, sql.Identifier(name)))
     for index_schema, name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_schema, name)))
     yield True
+    for name, definition in keys:
+        _add_constraint(conn, relation, name, definition)
     for _, _, definition in indexes:
         conn.execute(definition)
     for name, definition in foreign_keys:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(relation, sql.Identifier(name), sql.SQL(definition))
-        )
+        _add_constraint(conn, relation, name, definition)
+
+
+def _add_constraint(conn: psycopg.Connection, relation: sql.Identifier, name: str, definition: str) -> None:
+    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(relation, sql.Identifier(name), sql.SQL(definition)))

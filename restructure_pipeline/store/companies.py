@@ -15,6 +15,8 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from restructure_pipeline.prefetch import prefetched
+from restructure_pipeline.store import search_sync
 from restructure_pipeline.store.bulk import bulk_load, copy_frame, copy_out_frames, fetch_frame, take_write_lock
 
 COMPANY_ATTRIBUTES: tuple[str, ...] = (
@@ -91,6 +93,15 @@ INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'company', id F
 """
 
 
+# Into an empty "Company": every domain is new, and the indices are rebuilt from the table.
+_INSERT = """
+INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
+SELECT fresh.id, n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt", now() AT TIME ZONE 'UTC'
+FROM company_next n
+JOIN new_company_id fresh ON fresh.domain = n.domain
+"""
+
+
 @dataclass(frozen=True)
 class CompanyWriteResult:
     domains_recomputed: int
@@ -137,15 +148,22 @@ def write_companies(
             ids = pl.Series("id", [new_id() for _ in range(new_domains.height)], dtype=pl.Utf8)
             copy_frame(conn, sql.Identifier("new_company_id"), new_domains.with_columns(ids))
         attributes = [sql.Identifier(name) for name in COMPANY_ATTRIBUTES]
-        upsert = sql.SQL(_UPSERT).format(
-            attributes=sql.SQL(", ").join(attributes),
-            next_attributes=sql.SQL(", ").join(sql.SQL("n.{}").format(name) for name in attributes),
-            assignments=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in attributes),
-            current=sql.SQL(", ").join(sql.SQL('"Company".{}').format(name) for name in attributes),
-            excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in attributes),
-        )
-        with bulk_load(conn, "public", "Company"):
-            written = conn.execute(upsert).rowcount
+        columns = {
+            "attributes": sql.SQL(", ").join(attributes),
+            "next_attributes": sql.SQL(", ").join(sql.SQL("n.{}").format(name) for name in attributes),
+        }
+        with bulk_load(conn, "public", "Company", unique_too=True) as first_load:
+            if first_load:
+                written = conn.execute(sql.SQL(_INSERT).format(**columns)).rowcount
+                search_sync.require_rebuilds(conn)
+            else:
+                upsert = sql.SQL(_UPSERT).format(
+                    **columns,
+                    assignments=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in attributes),
+                    current=sql.SQL(", ").join(sql.SQL('"Company".{}').format(name) for name in attributes),
+                    excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in attributes),
+                )
+                written = conn.execute(upsert).rowcount
         inserted = new_domains.height
     return CompanyWriteResult(domains_recomputed=domains, inserted=inserted, updated=max(written - inserted, 0))
 
@@ -155,8 +173,7 @@ def _merge_into_company_next(
 ) -> int:
     """Merge each whole-domain chunk and COPY it into ``company_next``; returns domains merged."""
     merged_domains = 0
-    for records in iter_domain_chunks(stream):
-        merged = merge(records)
+    for merged in prefetched(merge(records) for records in iter_domain_chunks(stream)):  # merge the next meanwhile
         copy_frame(conn, sql.Identifier("company_next"), merged.select("domain", *COMPANY_ATTRIBUTES))
         merged_domains += merged.height
     return merged_domains

@@ -17,14 +17,19 @@ class DropRegistration:
 
 
 def drop_registration(conn: psycopg.Connection, partition_key: str) -> DropRegistration:
-    """The drop's sequence and registration time; a new drop gets the next ones (not yet saved)."""
+    """The drop's sequence and registration time; a new drop gets the next ones (not yet saved).
+
+    The time is the clock's, not the transaction's start: a full refresh stages all its
+    drops in one transaction, and they must still arrive one after the other (the time
+    stands in for the ``updatedAt`` a drop does not give, which orders versions).
+    """
     row = conn.execute(
         "SELECT seq, registered_at FROM restructure.drop_file WHERE partition_key = %s", (partition_key,)
     ).fetchone()
     if row:
         return DropRegistration(partition_key, row[0], row[1], is_new=False)
     seq, now = conn.execute(
-        "SELECT nextval('restructure.drop_file_seq'), date_trunc('milliseconds', now() AT TIME ZONE 'UTC')"
+        "SELECT nextval('restructure.drop_file_seq'), date_trunc('milliseconds', clock_timestamp() AT TIME ZONE 'UTC')"
     ).fetchone()
     return DropRegistration(partition_key, seq, now, is_new=True)
 

@@ -9,7 +9,8 @@ re-evaluated as a whole: a row that now resolves leaves it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -17,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
+from restructure_pipeline.store import search_sync
 from restructure_pipeline.store.bulk import bulk_load, copy_frame, fetch_frame, take_write_lock
 
 PROSPECT_ATTRIBUTES: tuple[str, ...] = (
@@ -54,35 +56,45 @@ CREATE TEMP TABLE name_resolution (
 ) ON COMMIT DROP
 """
 
-# The rows to recompute: queued identities, and every row that joins its company by name.
-# Their lineage (the legacy id, if any, and when the identity was first seen) comes from
-# every version of the identity, aggregated in one pass rather than looked up row by row.
+# The identities to recompute: queued ones, and every one whose current row joins its
+# company by name (any company's name may have changed). A table of its own, analyzed, so
+# that the next statement is planned with hash joins when they are many (a full refresh)
+# and index lookups when they are few (a drop).
+_RECOMPUTE_KEYS = """
+CREATE TEMP TABLE recompute_key ON COMMIT DROP AS
+SELECT "externalSource", "externalId" FROM restructure.pending_key
+UNION
+SELECT "externalSource", "externalId" FROM restructure.source_record
+WHERE is_current AND record_problem IS NULL AND needs_name_resolution
+  AND "externalSource" IS NOT NULL AND "externalId" IS NOT NULL;
+ANALYZE recompute_key;
+"""
+
+# Each recomputed identity's current row, with its lineage (the legacy id, if any, and
+# when the identity was first seen) from all its versions, aggregated in one pass.
 _PROSPECT_NEXT = """
 CREATE TEMP TABLE prospect_next ON COMMIT DROP AS
-WITH recomputed AS (
-    SELECT s.*, r.resolved_domain
-    FROM restructure.source_record s
-    LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
-    WHERE s.is_current AND s.record_problem IS NULL
-      AND (s.needs_name_resolution OR EXISTS (
-            SELECT 1 FROM restructure.pending_key k
-            WHERE k."externalSource" = s."externalSource" AND k."externalId" = s."externalId"))
-), lineage AS (
+WITH lineage AS (
     SELECT l."externalSource", l."externalId", min(l.customer_id) AS customer_id, min(l."createdAt") AS first_seen
     FROM restructure.source_record l
-    WHERE (l."externalSource", l."externalId") IN (SELECT "externalSource", "externalId" FROM recomputed)
+    JOIN recompute_key USING ("externalSource", "externalId")
     GROUP BY l."externalSource", l."externalId"
 )
 SELECT coalesce(s.customer_id, existing.id, lineage.customer_id) AS id,
        {attributes}, s.email_normalized AS email, c.id AS "companyId",
        s."externalSource", s."externalId", lineage.first_seen AS "createdAt", s."updatedAt"
-FROM recomputed s
+FROM restructure.source_record s
 JOIN lineage USING ("externalSource", "externalId")
-JOIN "Company" c ON c.domain = coalesce(s.company_domain, s.resolved_domain)
+LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
+JOIN "Company" c ON c.domain = coalesce(s.company_domain, r.resolved_domain)
 LEFT JOIN "Prospect" existing
        ON existing."externalSource" = s."externalSource" AND existing."externalId" = s."externalId"
-WHERE NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
+WHERE s.is_current AND s.record_problem IS NULL
+  AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
 """
+
+# Share of the staged rows above which a recompute is planned with hash joins only.
+_MANY_KEYS_SHARE = 0.1
 
 _CREATE_NEW_IDS = """
 CREATE TEMP TABLE new_prospect_id (
@@ -125,6 +137,11 @@ WITH written AS (
     RETURNING id
 )
 INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'prospect', id FROM written
+"""
+
+_INSERT = """
+INSERT INTO "Prospect" (id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt")
+SELECT id, {columns}, "externalSource", "externalId", "createdAt", "updatedAt" FROM prospect_next
 """
 
 _DELETE_STALE_COMPANIES = """
@@ -205,13 +222,15 @@ def write_prospects(
         copy_frame(conn, sql.Identifier("name_resolution"), resolution.select("source", "source_ref", "resolved_domain"))
         conn.execute("ANALYZE name_resolution")
 
-        conn.execute(
-            sql.SQL(_PROSPECT_NEXT).format(
-                attributes=sql.SQL(", ").join(
-                    sql.SQL("s.{}").format(sql.Identifier(name)) for name in PROSPECT_ATTRIBUTES if name != "email"
+        conn.execute(_RECOMPUTE_KEYS)
+        with _hash_joins_if_many_keys(conn):
+            conn.execute(
+                sql.SQL(_PROSPECT_NEXT).format(
+                    attributes=sql.SQL(", ").join(
+                        sql.SQL("s.{}").format(sql.Identifier(name)) for name in PROSPECT_ATTRIBUTES if name != "email"
+                    )
                 )
             )
-        )
         missing = fetch_frame(
             conn,
             'SELECT "externalSource", "externalId" FROM prospect_next WHERE id IS NULL',
@@ -225,8 +244,12 @@ def write_prospects(
         recomputed = conn.execute("SELECT count(*) FROM prospect_next").fetchone()[0]
 
         deleted = conn.execute(_DELETE_RETIRED).rowcount
-        with bulk_load(conn, "public", "Prospect"):
-            written = _upsert_prospects(conn)
+        with bulk_load(conn, "public", "Prospect", unique_too=True) as first_load:
+            if first_load:  # every row is new, and every index is rebuilt from the tables
+                written = _insert_prospects(conn)
+                search_sync.require_rebuilds(conn)
+            else:
+                written = _upsert_prospects(conn)
         retired = conn.execute(_DELETE_STALE_COMPANIES).rowcount
 
         conn.execute(
@@ -251,9 +274,39 @@ def write_prospects(
 
 
 
+@contextmanager
+def _hash_joins_if_many_keys(conn: psycopg.Connection) -> Iterator[None]:
+    """Plan the block without nested loops when ``recompute_key`` covers much of the table.
+
+    Identities are joined on two columns that Postgres takes for independent, so it
+    estimates a few thousand matches where a full refresh has a million, and picks a
+    million index lookups (twice the time of hash joins at 1M rows). A drop's few keys
+    keep the planner's choice, which is right for them.
+    """
+    keys, staged = conn.execute(
+        "SELECT (SELECT count(*) FROM recompute_key), "
+        "(SELECT reltuples FROM pg_class WHERE oid = 'restructure.source_record'::regclass)"
+    ).fetchone()
+    if keys <= _MANY_KEYS_SHARE * max(staged, 1):
+        yield
+        return
+    conn.execute("SET LOCAL enable_nestloop = off")
+    yield  # on an error the transaction is rolled back, and the SET LOCAL with it
+    conn.execute("SET LOCAL enable_nestloop TO DEFAULT")
+
+
+_WRITTEN_COLUMNS = (*PROSPECT_ATTRIBUTES, "companyId")
+
+
+def _insert_prospects(conn: psycopg.Connection) -> int:
+    """Write ``prospect_next`` into an empty "Prospect", leaving the outbox out; returns rows written."""
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in _WRITTEN_COLUMNS)
+    return conn.execute(sql.SQL(_INSERT).format(columns=columns)).rowcount
+
+
 def _upsert_prospects(conn: psycopg.Connection) -> int:
-    """Write ``prospect_next`` into "Prospect" (changed rows only); returns rows written."""
-    columns = [*(sql.Identifier(name) for name in PROSPECT_ATTRIBUTES), sql.Identifier("companyId")]
+    """Write ``prospect_next`` into "Prospect" (changed rows only, with their outbox rows); returns rows written."""
+    columns = [sql.Identifier(name) for name in _WRITTEN_COLUMNS]
     statement = sql.SQL(_UPSERT).format(
         columns=sql.SQL(", ").join(columns),
         assignments=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(name) for name in columns),

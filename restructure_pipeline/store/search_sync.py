@@ -114,6 +114,17 @@ def forget_sync_state(conn: psycopg.Connection, alias: str) -> None:
         conn.execute("DELETE FROM restructure.search_sync WHERE alias = %s", (alias,))
 
 
+def require_rebuilds(conn: psycopg.Connection) -> None:
+    """Make the next run of every index step rebuild it, in the caller's transaction.
+
+    For writes that leave the outbox out (a first load of a table). Taking the
+    index-writer lock first means no index step is between reading its position and
+    saving it, where it would save a position that skips these writes.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEARCH_LOCK_KEY,))
+    conn.execute("DELETE FROM restructure.search_sync")
+
+
 def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tuple[list[str], list[str]]:
     """(company ids, prospect ids) recorded in the outbox in (after_seq, upto_seq]."""
     rows = conn.execute(

@@ -193,3 +193,35 @@ def test_rollback_points_the_alias_at_the_previous_version_and_next_run_rebuilds
     result = pipeline.ingest_drop("legacy")
     assert result.asset_materializations_for_node("opensearch_prospects")[0].metadata["mode"].value == "rebuild"
     assert live_indices(opensearch.client(), alias) != first
+
+
+def test_a_first_load_of_the_tables_makes_every_index_rebuild_on_its_next_run(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
+) -> None:
+    """A first load writes "Company" and "Prospect" without outbox rows (issue 5): instead it
+    forgets every index's sync position, so whatever run indexes next rebuilds from the tables."""
+    import dagster as dg
+
+    from restructure_pipeline.automation.launch import full_refresh_tags, register_sources
+
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@globex.com", "Globex")])
+    pipeline.full_refresh()
+    assert conn.execute("SELECT count(*) FROM restructure.search_sync").fetchone()[0] == 3
+    conn.execute('TRUNCATE "Prospect", "Company"')  # e.g. the target tables restored empty
+
+    postgres_only = [dg.AssetKey(name) for name in ("customer_extract", "companies", "prospects", "company_prospect_view")]
+    result = pipeline.definitions.resolve_job_def("full_refresh").execute_in_process(
+        instance=pipeline.instance, tags=full_refresh_tags(register_sources(pipeline.instance, drop_dir)),
+        asset_selection=postgres_only,
+    )
+    assert result.success
+    assert conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM restructure.search_outbox WHERE entity = 'prospect'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM restructure.search_sync").fetchone()[0] == 0
+
+    write_csv(drop_dir / "next.csv", ["externalId", "email", "company"], [["d-1", "cid@acme.com", "Acme"]])
+    result = pipeline.ingest_drop("next.csv")
+    for definition in INDEX_DEFINITIONS:
+        materialization = result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0]
+        assert materialization.metadata["mode"].value == "rebuild", definition.logical_name
+    _assert_indices_equal_postgres(conn, opensearch)
