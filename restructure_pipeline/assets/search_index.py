@@ -7,6 +7,8 @@ that in instead. Each step first deletes the versions killed runs left behind.
 """
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -72,57 +74,72 @@ def _rebuild(
     }
 
 
+@dataclass
+class _Changes:
+    """What an incremental update sends: ``upserts`` streams from the open snapshot."""
+
+    upserts: Iterator[search_sync.Document]
+    upsert_count: int
+    deletes: list[str]
+
+
 def _changes(
     conn: psycopg.Connection, client, definition: IndexDefinition, alias: str, companies: list[str], prospects: list[str]
-) -> tuple[list[search_sync.Document], list[str]]:
+) -> _Changes:
     """Documents to upsert and ids to delete so the live index matches Postgres for these entities.
 
     Proportional to the change: for the view, a changed company's rows (they repeat its
     columns), each changed prospect's own row, and the company-only row of the companies a
-    prospect joined or left (a company has one exactly while it has no prospect).
+    prospect joined or left (a company has one exactly while it has no prospect). The
+    documents are streamed, not held: a changed large company alone has tens of thousands.
     """
     if definition.logical_name in ("companies", "prospects"):
         ids = companies if definition.logical_name == "companies" else prospects
-        documents = search_sync.documents_where(conn, definition, sql.SQL("id = ANY(%s)"), (ids,))
-        return documents, sorted(set(ids) - {doc_id for doc_id, _ in documents})
-    left = indexed_values(client, alias, "company_id", prospects)  # a prospect row's id is the prospect id
-    joined_or_left = (set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies)
-    documents = search_sync.documents_where(
-        conn, definition,
-        sql.SQL("company_id = ANY(%s) OR prospect_id = ANY(%s) OR (prospect_id IS NULL AND company_id = ANY(%s))"),
-        (companies, prospects, sorted(joined_or_left)),
-    )
-    wanted = {doc_id for doc_id, _ in documents}
-    indexed = ids_matching(client, alias, "company_id", companies) if companies else set()
-    return documents, sorted((indexed | set(prospects) | joined_or_left) - wanted)
+        condition, params = sql.SQL("id = ANY(%s)"), (ids,)
+        wanted = search_sync.document_ids_where(conn, definition, condition, params)
+        deletes = sorted(set(ids) - wanted)
+    else:
+        left = indexed_values(client, alias, "company_id", prospects)  # a prospect row's id is the prospect id
+        joined_or_left = (set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies)
+        condition = sql.SQL(
+            "company_id = ANY(%s) OR prospect_id = ANY(%s) OR (prospect_id IS NULL AND company_id = ANY(%s))"
+        )
+        params = (companies, prospects, sorted(joined_or_left))
+        wanted = search_sync.document_ids_where(conn, definition, condition, params)
+        indexed = ids_matching(client, alias, "company_id", companies) if companies else set()
+        deletes = sorted((indexed | set(prospects) | joined_or_left) - wanted)
+    upserts = search_sync.iter_documents_where(conn, definition, condition, params, _STREAM_ROWS)
+    return _Changes(upserts, len(wanted), deletes)
 
 
 def _apply_outbox(
     context: dg.AssetExecutionContext, definition: IndexDefinition, alias: str,
     postgres: PostgresResource, opensearch: OpenSearchResource, client: OpenSearch, state: search_sync.SyncState,
 ) -> dict[str, object]:
+    # The documents stream from the snapshot while they are sent, as a rebuild's do.
     with postgres.connect() as conn, search_sync.snapshot(conn):
         position = search_sync.outbox_position(conn)
         companies, prospects = search_sync.changed_ids(conn, state.synced_seq, position)
-        upserts, deletes = _changes(conn, client, definition, alias, companies, prospects)
+        changes = _changes(conn, client, definition, alias, companies, prospects)
         expected = search_sync.count_rows(conn, definition.logical_name)
-    result = apply_changes(
-        client, alias, upserts, deletes, expected, policy=bulk_policy(opensearch), replicas=opensearch.replicas,
-        now=datetime.now(UTC), token=context.run.run_id[:8],
-    )
+        result = apply_changes(
+            client, alias, changes.upserts, changes.upsert_count, changes.deletes, expected,
+            policy=bulk_policy(opensearch), replicas=opensearch.replicas, now=datetime.now(UTC),
+            token=context.run.run_id[:8],
+        )
     with postgres.connect() as conn:
         search_sync.save_sync_state(conn, alias, result.index, position)
     context.log.info(
-        f"Updated {alias} on {result.index} (a clone of {result.previous}): {len(upserts)} upserted, "
-        f"{len(deletes)} deleted; deleted {result.deleted}"
+        f"Updated {alias} on {result.index} (a clone of {result.previous}): {changes.upsert_count} upserted, "
+        f"{len(changes.deletes)} deleted; deleted {result.deleted}"
     )
     return {
         "mode": "incremental",
         "live_index": result.index,
         "previous_index": result.previous,
         "deleted_indices": ", ".join(result.deleted) or "none",
-        "documents_upserted": len(upserts),
-        "documents_deleted": len(deletes),
+        "documents_upserted": changes.upsert_count,
+        "documents_deleted": len(changes.deletes),
         "clone_seconds": result.clone_seconds,
         "bulk_retries": result.bulk.retries,
     }

@@ -161,15 +161,20 @@ def document_query(definition: IndexDefinition, relation: sql.Composable) -> sql
     """
     if len(definition.source_fields) > _MAX_SQL_FIELDS:
         raise ValueError(f"{definition.logical_name} has more than {_MAX_SQL_FIELDS} fields for json_build_object")
-    doc_id = sql.Identifier(definition.id_field)
-    if definition.fallback_id_field is not None:
-        doc_id = sql.SQL("coalesce({}, {})").format(doc_id, sql.Identifier(definition.fallback_id_field))
     pairs = sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(name), _json_value(definition, name)) for name in definition.source_fields
     )
     return sql.SQL("SELECT {doc_id}, json_strip_nulls(json_build_object({pairs}))::text FROM {relation}").format(
-        doc_id=doc_id, pairs=pairs, relation=relation
+        doc_id=document_id_sql(definition), pairs=pairs, relation=relation
     )
+
+
+def document_id_sql(definition: IndexDefinition) -> sql.Composable:
+    """The document id as a SQL expression over the source's columns, as :func:`document_id` takes it."""
+    doc_id = sql.Identifier(definition.id_field)
+    if definition.fallback_id_field is None:
+        return doc_id
+    return sql.SQL("coalesce({}, {})").format(doc_id, sql.Identifier(definition.fallback_id_field))
 
 
 def _json_value(definition: IndexDefinition, name: str) -> sql.Composable:

@@ -13,6 +13,7 @@ a run killed half-way leaves an orphaned version that the next index step delete
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -179,7 +180,8 @@ def clone_index(client: OpenSearch, source: str, target: str, replicas: int) -> 
 def apply_changes(
     client: OpenSearch,
     alias: str,
-    upserts: Sequence[tuple[str, dict]],
+    upserts: Iterable[tuple[str, dict | str]],
+    upsert_count: int,
     deletes: Sequence[str],
     expected_count: int,
     *,
@@ -188,21 +190,24 @@ def apply_changes(
     now: datetime,
     token: str,
 ) -> UpdateResult:
-    """Index ``upserts`` (whole documents) and delete ``deletes`` on a clone of the live index, then
-    verify its count and swap the alias to it: readers see none of the changes or all of them."""
+    """Index ``upserts`` (whole documents, ``upsert_count`` of them, consumed as they are sent) and
+    delete ``deletes`` on a clone of the live index, then verify its count and swap the alias to it:
+    readers see none of the changes or all of them."""
     live = live_indices(client, alias)
     if len(live) != 1:
         raise IndexRebuildError(f"alias {alias!r} points at {live or 'no index'}: run full_refresh to rebuild it")
     previous = live[0]
-    if not upserts and not deletes:
+    if not upsert_count and not deletes:
         return UpdateResult(previous, previous, [], expected_count, BulkStats(), 0.0)
     index = next_version_name(alias, now, token, _versions(client, alias))
     started = time.perf_counter()
     clone_index(client, previous, index, replicas)
     clone_seconds = round(time.perf_counter() - started, 3)
     try:
-        actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source} for doc_id, source in upserts]
-        actions += [{"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes]
+        actions = itertools.chain(
+            ({"_op_type": "index", "_index": index, "_id": doc_id, "_source": source} for doc_id, source in upserts),
+            ({"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes),
+        )
         stats = bulk_write(client, actions, policy)
         documents = _verify_count(client, index, alias, expected_count)
         _swap_alias(client, alias, [previous], index)

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from restructure_pipeline.search_index.documents import checked_document_id, document_query
+from restructure_pipeline.search_index.documents import checked_document_id, document_id_sql, document_query
 from restructure_pipeline.search_index.mappings import IndexDefinition
 
 # Serializes index writers (rebuilds and incremental updates), whatever the run queue does.
@@ -70,12 +70,28 @@ def count_rows(conn: psycopg.Connection, logical_name: str) -> int:
 
 def iter_documents(conn: psycopg.Connection, definition: IndexDefinition, chunk_rows: int) -> Iterator[Document]:
     """Every row as ``(document id, _source JSON)``, streamed through a server-side cursor; caller owns the transaction."""
-    query = document_query(definition, SOURCE_RELATIONS[definition.logical_name])
+    yield from iter_documents_where(conn, definition, sql.SQL("TRUE"), (), chunk_rows)
+
+
+def iter_documents_where(
+    conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence, chunk_rows: int
+) -> Iterator[Document]:
+    """The documents of the rows matching ``condition`` (a WHERE clause over the source's columns),
+    streamed through a server-side cursor: a changed company may repeat in 50,000 view rows."""
+    query = sql.SQL("{} WHERE {}").format(document_query(definition, SOURCE_RELATIONS[definition.logical_name]), condition)
     with conn.cursor(name=f"index_{definition.logical_name}") as cursor:
         cursor.itersize = chunk_rows
-        cursor.execute(query)
+        cursor.execute(query, params)
         for doc_id, source in cursor:
             yield checked_document_id(definition, doc_id), source
+
+
+def document_ids_where(
+    conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence
+) -> set[str]:
+    """The document ids of the rows matching ``condition``: what :func:`iter_documents_where` will yield."""
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(document_id_sql(definition), SOURCE_RELATIONS[definition.logical_name], condition)
+    return {checked_document_id(definition, found) for (found,) in conn.execute(query, params)}
 
 
 def sample_rows(conn: psycopg.Connection, logical_name: str, size: int) -> list[dict]:
@@ -136,14 +152,6 @@ def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tupl
     ).fetchall()
     by_entity = dict(rows)
     return by_entity.get("company", []), by_entity.get("prospect", [])
-
-
-def documents_where(
-    conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence
-) -> list[Document]:
-    """The documents of the rows matching ``condition`` (a WHERE clause over the source's columns)."""
-    query = sql.SQL("{} WHERE {}").format(document_query(definition, SOURCE_RELATIONS[definition.logical_name]), condition)
-    return [(checked_document_id(definition, doc_id), source) for doc_id, source in conn.execute(query, params)]
 
 
 def companies_of_prospects(conn: psycopg.Connection, prospect_ids: Sequence[str]) -> list[str]:

@@ -12,7 +12,12 @@ from psycopg.rows import dict_row
 from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.search_index.documents import to_document
 from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS
-from restructure_pipeline.store.search_sync import SOURCE_RELATIONS, documents_where, iter_documents
+from restructure_pipeline.store.search_sync import (
+    SOURCE_RELATIONS,
+    document_ids_where,
+    iter_documents,
+    iter_documents_where,
+)
 from restructure_pipeline.store.view import refresh_view
 
 _TRICKY_TEXT = 'Quote " back\\slash\ttab\nnewline é 漢字 😀 </script> \u2028'
@@ -56,8 +61,17 @@ def test_sql_documents_equal_to_document(conn: psycopg.Connection) -> None:
     assert set(built) == {"p1", "c2"}  # the view: a prospect's row by prospect id, a lone company's by company id
 
 
-def test_documents_where_selects_by_id(conn: psycopg.Connection) -> None:
+def test_documents_where_selects_by_id_and_streams_what_the_id_query_promises(conn: psycopg.Connection) -> None:
     _load_tricky_rows(conn)
+    condition, params = sql.SQL("id = ANY(%s)"), (["c2", "missing"],)
     companies = next(d for d in INDEX_DEFINITIONS if d.logical_name == "companies")
-    found = documents_where(conn, companies, sql.SQL("id = ANY(%s)"), (["c2", "missing"],))
+    with conn.transaction():  # the named cursor lives in a transaction
+        found = list(iter_documents_where(conn, companies, condition, params, 1))
     assert [(doc_id, json.loads(source)["domain"]) for doc_id, source in found] == [("c2", "empty.example")]
+    assert document_ids_where(conn, companies, condition, params) == {"c2"}
+
+    view = next(d for d in INDEX_DEFINITIONS if d.logical_name == "company_prospect_view")
+    everything = sql.SQL("TRUE")
+    with conn.transaction():
+        streamed = {doc_id for doc_id, _ in iter_documents_where(conn, view, everything, (), 1)}
+    assert document_ids_where(conn, view, everything, ()) == streamed == {"p1", "c2"}  # ids fall back to the company's
