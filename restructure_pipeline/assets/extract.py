@@ -1,8 +1,10 @@
 """``customer_extract``: stage one partition per source (the legacy table, or one drop file).
 
-Reads the source in chunks, decides every record with the identity rules, and replaces
-the source's rows in ``restructure.source_record`` in one transaction, queueing what
-changed for the company and prospect steps.
+Reads the source in chunks, decides every record with the identity rules (the next chunk
+on a worker thread while Postgres takes this one), and replaces the source's rows in
+``restructure.source_record`` in one transaction, queueing what changed for the company
+and prospect steps. A full refresh stages all its sources in a single transaction and
+queues everything once: one unreadable drop leaves every source as it was.
 """
 
 import contextlib
@@ -41,7 +43,8 @@ def _stage_legacy(
             staging_rows(chunk, source=LEGACY_PARTITION, source_seq=0, lists=lists)
             for chunk in iter_legacy_chunks(reader, chunk_rows)
         )
-        return stage_source(writer, LEGACY_PARTITION, frames, queue=queue)
+        with contextlib.closing(frames):  # on a failure, the worker stops before the reader closes
+            return stage_source(writer, LEGACY_PARTITION, frames, queue=queue)
 
 
 def _stage_drop(
@@ -67,7 +70,8 @@ def _stage_drop(
         check_drop_unchanged(path, fingerprint)  # the rows read are the file recorded, or nothing is written
         save_drop(tx, registration, str(path), fingerprint.size, fingerprint.sha256, rows)
 
-    result = stage_source(conn, partition_key, frames, before_commit=record_drop, queue=queue)
+    with contextlib.closing(frames):
+        result = stage_source(conn, partition_key, frames, before_commit=record_drop, queue=queue)
     unknown = reader.header.unknown_columns if reader.header else []
     if unknown:
         context.log.warning(f"Drop {partition_key}: unknown columns ignored: {', '.join(unknown)}")

@@ -9,6 +9,7 @@ lost every row are removed by the prospect step, after their prospects have move
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import polars as pl
@@ -173,7 +174,8 @@ def _merge_into_company_next(
 ) -> int:
     """Merge each whole-domain chunk and COPY it into ``company_next``; returns domains merged."""
     merged_domains = 0
-    for merged in prefetched(merge(records) for records in iter_domain_chunks(stream)):  # merge the next meanwhile
-        copy_frame(conn, sql.Identifier("company_next"), merged.select("domain", *COMPANY_ATTRIBUTES))
-        merged_domains += merged.height
+    with closing(prefetched(merge(records) for records in iter_domain_chunks(stream))) as chunks:  # merge the next meanwhile
+        for merged in chunks:
+            copy_frame(conn, sql.Identifier("company_next"), merged.select("domain", *COMPANY_ATTRIBUTES))
+            merged_domains += merged.height
     return merged_domains
