@@ -98,6 +98,27 @@ def test_each_unreadable_drop_fails_naming_file_and_line_and_writes_nothing(
         path.unlink()
 
 
+def test_an_unreadable_drop_fails_a_full_refresh_with_every_source_as_it_was(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    """A full refresh stages all its sources in one transaction: the legacy table and a good drop,
+    read before the bad one, are not written either."""
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    committed = _committed(conn, pipeline)
+    conn.execute("""UPDATE "Customer" SET "jobTitle" = 'Chief Changes Officer'""")  # the legacy side changes too
+    write_csv(drop_dir / "a_good.csv", ["externalId", "email", "company"], [["g-1", "bob@acme.com", "Acme"]])
+    content, line, message = UNREADABLE_DROPS["nul_byte.csv"]
+    (drop_dir / "b_bad.csv").write_bytes(content)
+
+    result = pipeline.full_refresh(expect_success=False)
+
+    (error,) = _failures(result)
+    assert f"{drop_dir / 'b_bad.csv'}, line {line}: " in error and message in error, error
+    assert _committed(conn, pipeline) == committed
+    assert conn.execute("SELECT count(*) FROM restructure.drop_file").fetchone()[0] == 0
+
+
 def test_a_header_only_drop_stages_nothing_and_changes_nothing(
     conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
 ) -> None:
