@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import polars as pl
@@ -15,6 +15,7 @@ from psycopg import sql
 WRITE_LOCK_KEY = 0x5245_5357
 
 _COPY_BLOCK_ROWS = 50_000
+_FETCH_CHUNK_ROWS = 200_000
 
 
 def take_write_lock(conn: psycopg.Connection) -> None:
@@ -39,16 +40,30 @@ def copy_frame(conn: psycopg.Connection, table: sql.Composable, frame: pl.DataFr
     return frame.height
 
 
-def fetch_frame(
-    conn: psycopg.Connection, query: sql.Composable | str, params: Sequence | dict | None = None,
-    schema: dict[str, pl.DataType] | None = None,
-) -> pl.DataFrame:
-    """Run a query and return its rows as a frame (for result sets that fit in a chunk)."""
-    with conn.cursor() as cursor:
-        cursor.execute(query, params)
-        names = [column.name for column in cursor.description]
-        rows = cursor.fetchall()
-    return pl.DataFrame(rows, schema=schema or names, orient="row")
+def copy_frame_with_new_ids(
+    conn: psycopg.Connection, table: sql.Composable, keys: pl.DataFrame, new_id: Callable[[], str]
+) -> int:
+    """COPY ``keys`` into ``table`` with an ``id`` column of fresh ids, a block at a time.
+
+    A first load gives every company a new id: a few million Python strings at once would
+    set the step's memory, a block of them does not.
+    """
+    for offset in range(0, keys.height, _COPY_BLOCK_ROWS):
+        block = keys.slice(offset, _COPY_BLOCK_ROWS)
+        ids = pl.Series("id", [new_id() for _ in range(block.height)], dtype=pl.Utf8)
+        copy_frame(conn, table, block.with_columns(ids))
+    return keys.height
+
+
+def fetch_frame(conn: psycopg.Connection, query: sql.Composable | str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run a query and return its rows as one frame of ``schema`` (the query's columns, in order).
+
+    Read by COPY like :func:`copy_out_frames`, so a result of millions of rows costs
+    polars memory, not a Python tuple per row.
+    """
+    statement = sql.SQL(query) if isinstance(query, str) else query
+    frames = list(copy_out_frames(conn, statement, schema, _FETCH_CHUNK_ROWS))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
 
 def copy_out_frames(

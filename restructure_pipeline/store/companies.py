@@ -18,7 +18,14 @@ from psycopg import sql
 
 from restructure_pipeline.prefetch import prefetched
 from restructure_pipeline.store import search_sync
-from restructure_pipeline.store.bulk import bulk_load, copy_frame, copy_out_frames, fetch_frame, take_write_lock
+from restructure_pipeline.store.bulk import (
+    bulk_load,
+    copy_frame,
+    copy_frame_with_new_ids,
+    copy_out_frames,
+    fetch_frame,
+    take_write_lock,
+)
 
 COMPANY_ATTRIBUTES: tuple[str, ...] = (
     "name", "industry", "minEmployeeSize", "maxEmployeeSize", "employeeSizeLink", "revenue",
@@ -146,8 +153,7 @@ def write_companies(
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
         conn.execute(_CREATE_NEW_IDS)
         if not new_domains.is_empty():
-            ids = pl.Series("id", [new_id() for _ in range(new_domains.height)], dtype=pl.Utf8)
-            copy_frame(conn, sql.Identifier("new_company_id"), new_domains.with_columns(ids))
+            copy_frame_with_new_ids(conn, sql.Identifier("new_company_id"), new_domains, new_id)
         attributes = [sql.Identifier(name) for name in COMPANY_ATTRIBUTES]
         columns = {
             "attributes": sql.SQL(", ").join(attributes),

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
 from restructure_pipeline.store import search_sync
-from restructure_pipeline.store.bulk import bulk_load, copy_frame, fetch_frame, take_write_lock
+from restructure_pipeline.store.bulk import bulk_load, copy_frame, copy_frame_with_new_ids, fetch_frame, take_write_lock
 
 PROSPECT_ATTRIBUTES: tuple[str, ...] = (
     "salutation", "firstName", "lastName", "email", "jobTitle", "jobTitleLevel", "department", "jobTitleLink",
@@ -238,8 +238,7 @@ def write_prospects(
         )
         conn.execute(_CREATE_NEW_IDS)
         if not missing.is_empty():
-            ids = pl.Series("id", [new_id() for _ in range(missing.height)], dtype=pl.Utf8)
-            copy_frame(conn, sql.Identifier("new_prospect_id"), missing.with_columns(ids))
+            copy_frame_with_new_ids(conn, sql.Identifier("new_prospect_id"), missing, new_id)
             conn.execute(_ASSIGN_NEW_IDS)
         recomputed = conn.execute("SELECT count(*) FROM prospect_next").fetchone()[0]
 
