@@ -8,7 +8,7 @@ queue). Any other item error fails the load: nothing is silently dropped.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
@@ -59,16 +59,27 @@ def _batched(actions: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield batch
 
 
+def exponential_backoff(
+    retry_on: Callable[[BaseException], bool], max_attempts: int, initial_backoff_seconds: float,
+    max_backoff_seconds: float,
+) -> Retrying:
+    """Attempts that wait ``initial_backoff_seconds``, then twice as long each time (at most
+    ``max_backoff_seconds``), while ``retry_on`` says the error may pass; the last one is re-raised."""
+    return Retrying(
+        retry=retry_if_exception(retry_on),
+        stop=stop_after_attempt(max_attempts),
+        wait=wait_exponential(multiplier=initial_backoff_seconds, max=max_backoff_seconds),
+        reraise=True,
+    )
+
+
 def bulk_write(client: OpenSearch, actions: Iterable[dict], policy: BulkPolicy) -> BulkStats:
     """Send ``actions`` (opensearch-py bulk action dicts with ``_id``), chunk by chunk."""
     stats = BulkStats()
     for chunk in _batched(actions, policy.chunk_docs):
         pending = chunk
-        retrying = Retrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(policy.max_attempts),
-            wait=wait_exponential(multiplier=policy.initial_backoff_seconds, max=policy.max_backoff_seconds),
-            reraise=True,
+        retrying = exponential_backoff(
+            _retryable, policy.max_attempts, policy.initial_backoff_seconds, policy.max_backoff_seconds
         )
         for attempt in retrying:
             with attempt:

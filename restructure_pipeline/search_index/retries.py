@@ -20,9 +20,7 @@ from typing import Any
 from opensearchpy import Transport
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, SSLError, TransportError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
-from restructure_pipeline.search_index.bulk import RETRYABLE_STATUSES
+from restructure_pipeline.search_index.bulk import RETRYABLE_STATUSES, exponential_backoff
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,8 @@ class RetryingTransport(Transport):
         if is_bulk_request(url):
             return super().perform_request(method, url, *args, **kwargs)
         policy = self.retry_policy
-        retrying = Retrying(
-            retry=retry_if_exception(is_retryable_request_error),
-            stop=stop_after_attempt(policy.max_attempts),
-            wait=wait_exponential(multiplier=policy.initial_backoff_seconds, max=policy.max_backoff_seconds),
-            reraise=True,
+        retrying = exponential_backoff(
+            is_retryable_request_error, policy.max_attempts, policy.initial_backoff_seconds, policy.max_backoff_seconds
         )
         for attempt in retrying:
             with attempt:
