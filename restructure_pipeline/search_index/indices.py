@@ -4,10 +4,10 @@ A rebuild creates a new index (strict mapping, no replicas, refresh off), bulk-l
 restores the settings, verifies the count, then swaps the alias in one atomic
 ``_aliases`` call and deletes all but one previous version. An incremental update does
 the same on a ``_clone`` of the live index (segments hard-linked: cheap whatever the
-index size) and writes only the changes to the clone. Either way readers of the alias see
-the old documents or the new ones, never a missing, partly loaded or half-updated index;
-a run killed half-way leaves an orphaned version that the next index step deletes
-(:func:`delete_orphaned_versions`).
+index size): it writes only the changes, loading the clone as it would a new version.
+Either way readers of the alias see the old documents or the new ones, never a missing,
+partly loaded or half-updated index; a run killed half-way leaves an orphaned version
+that the next index step deletes (:func:`delete_orphaned_versions`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ from restructure_pipeline.search_index.naming import (
     orphaned_versions,
     versions_of,
 )
+
+
+def _serving_settings(replicas: int) -> dict:
+    """What a version gets back before it goes live; nobody reads it while it loads with refresh
+    off and no replicas, whether it is new or a clone being updated."""
+    return {"index": {"refresh_interval": "1s", "number_of_replicas": replicas}}
 
 
 class IndexRebuildError(RuntimeError):
@@ -145,9 +151,7 @@ def rebuild_index(
                      for doc_id, source in documents),
             policy,
         )
-        client.indices.put_settings(
-            index=index, body={"index": {"refresh_interval": "1s", "number_of_replicas": replicas}}
-        )
+        client.indices.put_settings(index=index, body=_serving_settings(replicas))
         loaded = _verify_count(client, index, alias, expected_count)
         previous = live_indices(client, alias)
         _swap_alias(client, alias, previous, index)
@@ -158,8 +162,8 @@ def rebuild_index(
     return RebuildResult(index, previous, deleted, loaded, stats, round(time.perf_counter() - started, 3))
 
 
-def clone_index(client: OpenSearch, source: str, target: str, replicas: int) -> None:
-    """``target`` as a copy of ``source`` (its segments hard-linked), writable, with ``replicas``.
+def clone_index(client: OpenSearch, source: str, target: str) -> None:
+    """``target`` as a copy of ``source`` (its segments hard-linked), writable, in loading settings.
 
     ``_clone`` needs the source write-blocked; the block is lifted again right after.
     """
@@ -167,7 +171,9 @@ def clone_index(client: OpenSearch, source: str, target: str, replicas: int) -> 
     try:
         response = client.indices.clone(
             index=source, target=target,
-            body={"settings": {"index.blocks.write": False, "index.number_of_replicas": replicas}},
+            body={
+                "settings": {"index.blocks.write": False, "index.refresh_interval": "-1", "index.number_of_replicas": 0}
+            },
             wait_for_active_shards=1,
         )
     finally:
@@ -201,7 +207,7 @@ def apply_changes(
         return UpdateResult(previous, previous, [], expected_count, BulkStats(), 0.0)
     index = next_version_name(alias, now, token, _versions(client, alias))
     started = time.perf_counter()
-    clone_index(client, previous, index, replicas)
+    clone_index(client, previous, index)
     clone_seconds = round(time.perf_counter() - started, 3)
     try:
         actions = itertools.chain(
@@ -209,6 +215,7 @@ def apply_changes(
             ({"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes),
         )
         stats = bulk_write(client, actions, policy)
+        client.indices.put_settings(index=index, body=_serving_settings(replicas))
         documents = _verify_count(client, index, alias, expected_count)
         _swap_alias(client, alias, [previous], index)
     except BaseException:

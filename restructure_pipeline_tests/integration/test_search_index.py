@@ -147,6 +147,11 @@ def test_incremental_drop_adds_changes_and_removes_prospects(
         assert versions_of(alias, client.indices.get(index=f"{alias}-*").keys()) == [
             *live_before[definition.logical_name], live_after[definition.logical_name]
         ]
+        # The clone was written with refresh off; it went live with its serving settings back.
+        live_settings = client.indices.get_settings(index=live_after[definition.logical_name])
+        index_settings = live_settings[live_after[definition.logical_name]]["settings"]["index"]
+        assert index_settings["refresh_interval"] == "1s"
+        assert index_settings["number_of_replicas"] == str(opensearch.replicas)
         metadata = result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0].metadata
         assert metadata["mode"].value == "incremental"
         assert metadata["previous_index"].value == live_before[definition.logical_name][0]
