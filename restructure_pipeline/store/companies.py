@@ -2,8 +2,11 @@
 
 Only queued domains (``restructure.pending_domain``) are recomputed, each from *all* its
 current source rows. Existing companies keep their id, ``createdAt`` and external
-identity; ``updatedAt`` moves only when merged content changes. Companies whose domain
-lost every row are removed by the prospect step, after their prospects have moved.
+identity; ``updatedAt`` moves only when merged content changes. A name that changes is
+queued, old and new spelling, in ``restructure.pending_company_name``: the people who
+join a company by that name are the ones the prospect step must resolve again.
+Companies whose domain lost every row are removed by the prospect step, after their
+prospects have moved.
 """
 
 from __future__ import annotations
@@ -82,6 +85,18 @@ WHERE NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = n.domain)
 ORDER BY n.domain
 """
 
+# The names a recomputed company gives up or takes (a new company takes its name).
+_QUEUE_CHANGED_NAMES = """
+INSERT INTO restructure.pending_company_name (name)
+SELECT name FROM (
+    SELECT c.name FROM company_next n JOIN "Company" c ON c.domain = n.domain WHERE c.name IS DISTINCT FROM n.name
+    UNION
+    SELECT n.name FROM company_next n LEFT JOIN "Company" c ON c.domain = n.domain WHERE c.name IS DISTINCT FROM n.name
+) changed
+WHERE name IS NOT NULL
+ON CONFLICT (name) DO NOTHING
+"""
+
 _CREATE_NEW_IDS = "CREATE TEMP TABLE new_company_id (domain TEXT PRIMARY KEY, id TEXT NOT NULL) ON COMMIT DROP"
 
 # Inserted and changed companies are recorded in the search outbox in the same statement.
@@ -150,6 +165,7 @@ def write_companies(
         stream = copy_out_frames(reader, sql.SQL(_QUEUED_DOMAIN_RECORDS), _RECORD_SCHEMA, chunk_rows)
         domains = _merge_into_company_next(conn, stream, merge)
         conn.execute(_LINEAGE)
+        conn.execute(_QUEUE_CHANGED_NAMES)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
         conn.execute(_CREATE_NEW_IDS)
         if not new_domains.is_empty():

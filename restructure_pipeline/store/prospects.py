@@ -1,10 +1,12 @@
 """Writes ``"Prospect"`` and ``restructure.customer_quarantine``, and retires stale companies.
 
-Recomputed here: every queued identity (``pending_key``) and every row that joins its
-company by cleaned name (personal or missing email), since any company's name may have
-changed. A prospect migrated from ``Customer`` keeps the Customer's id; other prospects
-keep the id first given to their (externalSource, externalId). The quarantine is
-re-evaluated as a whole: a row that now resolves leaves it.
+Recomputed here: every queued identity (``pending_key``), and every person who joins a
+company by cleaned name (personal or missing email) when that name is one a company gave
+up or took in this run (``pending_company_name``, and the names of the companies retired
+here). Who a name resolves to changes only with the companies that carry it, so nobody
+else's answer can have changed. A prospect migrated from ``Customer`` keeps the
+Customer's id; other prospects keep the id first given to their (externalSource,
+externalId). The quarantine is re-evaluated as a whole: a row that now resolves leaves it.
 """
 
 from __future__ import annotations
@@ -39,15 +41,39 @@ WHERE NOT EXISTS (
 )
 """
 
-_LIVE_COMPANY_NAMES = """
-SELECT c.domain, c.name FROM "Company" c
-WHERE c.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
+# Names whose companies changed: queued by the company step, and those of the companies retired here.
+_CHANGED_NAMES = """
+SELECT name FROM restructure.pending_company_name
+UNION
+SELECT c.name FROM "Company" c JOIN stale_company st ON st.id = c.id WHERE c.name IS NOT NULL
 """
 
+# Cleaned names in question: the changed ones, then those of the people to resolve too.
+_CREATE_NAME_IN_QUESTION = "CREATE TEMP TABLE name_in_question (name_clean TEXT PRIMARY KEY) ON COMMIT DROP"
+
+# The people whose answer may differ from the last run's: queued ones, and those carrying a changed name.
 _PEOPLE_TO_RESOLVE = """
 SELECT s.source || ':' || s.source_ref AS record_key, s.source, s.source_ref, s.company_name_clean
 FROM restructure.source_record s
 WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
+  AND s.company_name_clean IN (SELECT name_clean FROM name_in_question)
+UNION
+SELECT s.source || ':' || s.source_ref, s.source, s.source_ref, s.company_name_clean
+FROM restructure.source_record s
+JOIN restructure.pending_key k USING ("externalSource", "externalId")
+WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
+"""
+
+# The live companies carrying a name in question, with its cleaned form. A company's name is the
+# company value of some of its current rows, and staging cleaned every row's name with the same
+# rule: looking it up there spares cleaning every company's name on every run.
+_COMPANIES_BY_NAME = """
+SELECT DISTINCT c.domain, s.company_name_clean AS name_clean
+FROM restructure.source_record s
+JOIN "Company" c ON c.domain = s.company_domain AND c.name = s.company
+WHERE s.is_current AND s.record_problem IS NULL
+  AND s.company_name_clean IN (SELECT name_clean FROM name_in_question)
+  AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
 """
 
 _CREATE_RESOLUTION = """
@@ -56,17 +82,16 @@ CREATE TEMP TABLE name_resolution (
 ) ON COMMIT DROP
 """
 
-# The identities to recompute: queued ones, and every one whose current row joins its
-# company by name (any company's name may have changed). A table of its own, analyzed, so
-# that the next statement is planned with hash joins when they are many (a full refresh)
-# and index lookups when they are few (a drop).
+# The identities to recompute: queued ones, and the people resolved again by name. A table
+# of its own, analyzed, so that the next statement is planned with hash joins when they
+# are many (a full refresh) and index lookups when they are few (a drop).
 _RECOMPUTE_KEYS = """
 CREATE TEMP TABLE recompute_key ON COMMIT DROP AS
 SELECT "externalSource", "externalId" FROM restructure.pending_key
 UNION
-SELECT "externalSource", "externalId" FROM restructure.source_record
-WHERE is_current AND record_problem IS NULL AND needs_name_resolution
-  AND "externalSource" IS NOT NULL AND "externalId" IS NOT NULL;
+SELECT s."externalSource", s."externalId"
+FROM name_resolution r
+JOIN restructure.source_record s ON s.source = r.source AND s.source_ref = r.source_ref;
 ANALYZE recompute_key;
 """
 
@@ -113,11 +138,8 @@ _DELETE_RETIRED = """
 WITH deleted AS (
 DELETE FROM "Prospect" p
 WHERE (
-        EXISTS (SELECT 1 FROM restructure.pending_key k
+        EXISTS (SELECT 1 FROM recompute_key k
                 WHERE k."externalSource" = p."externalSource" AND k."externalId" = p."externalId")
-     OR EXISTS (SELECT 1 FROM restructure.source_record s
-                WHERE s.is_current AND s.needs_name_resolution
-                  AND s."externalSource" = p."externalSource" AND s."externalId" = p."externalId")
      OR EXISTS (SELECT 1 FROM stale_company st WHERE st.id = p."companyId")
   )
   AND NOT EXISTS (SELECT 1 FROM prospect_next n
@@ -162,9 +184,14 @@ SELECT s.source, s.source_ref, s.line, s."externalSource", s."externalId",
        -- Raw values that could not be parsed replace their (null) cleaned value.
        )) || jsonb_strip_nulls(coalesce(s.rejected_values, '{{}}'::jsonb)) AS raw
 FROM restructure.source_record s
-LEFT JOIN name_resolution r ON r.source = s.source AND r.source_ref = s.source_ref
 WHERE s.is_current
-  AND (s.record_problem IS NOT NULL OR (s.needs_name_resolution AND r.resolved_domain IS NULL))
+  AND (
+        s.record_problem IS NOT NULL
+        -- Joins by name and has no prospect: resolved to no company (now, or when its name last changed).
+     OR (s.needs_name_resolution
+         AND NOT EXISTS (SELECT 1 FROM "Prospect" p
+                         WHERE p."externalSource" = s."externalSource" AND p."externalId" = s."externalId"))
+  )
 """
 
 _SYNC_QUARANTINE = """
@@ -181,7 +208,9 @@ DELETE FROM restructure.customer_quarantine q
 WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND n.source_ref = q.source_ref);
 """
 
-_CLEAR_QUEUES = "DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain;"
+_CLEAR_QUEUES = """
+DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain; DELETE FROM restructure.pending_company_name;
+"""
 
 
 @dataclass(frozen=True)
@@ -190,7 +219,7 @@ class ProspectWriteResult:
     inserted_or_updated: int
     deleted: int
     companies_retired: int
-    resolved_by_name: int
+    resolved_by_name: int  # people resolved again by name in this run who found their company
     quarantined: int
 
 
@@ -200,27 +229,15 @@ def write_prospects(
     clean_names: Callable[[pl.DataFrame], pl.DataFrame],
     new_id: Callable[[], str],
 ) -> ProspectWriteResult:
-    """Recompute queued and name-resolved prospects and the quarantine, in one transaction.
+    """Recompute queued prospects and those whose company name changed, and the quarantine, in one transaction.
 
-    ``clean_names`` maps a frame (domain, name) to (domain, name_clean); ``resolve`` is the
-    cleaned-name rule: (people, companies) -> (record_key, resolved_domain).
+    ``clean_names`` maps a frame with ``name`` to one with ``name_clean`` added; ``resolve``
+    is the cleaned-name rule: (people, companies) -> (record_key, resolved_domain).
     """
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_STALE_COMPANIES)
-        companies = clean_names(fetch_frame(conn, _LIVE_COMPANY_NAMES, schema={"domain": pl.Utf8, "name": pl.Utf8}))
-        people = fetch_frame(
-            conn,
-            _PEOPLE_TO_RESOLVE,
-            schema={"record_key": pl.Utf8, "source": pl.Utf8, "source_ref": pl.Utf8, "company_name_clean": pl.Utf8},
-        )
-        resolved = resolve(people.select("record_key", "company_name_clean"), companies.select("domain", "name_clean"))
-        resolution = people.select("record_key", "source", "source_ref").join(
-            resolved.select("record_key", "resolved_domain"), on="record_key", how="left"
-        )
-        conn.execute(_CREATE_RESOLUTION)
-        copy_frame(conn, sql.Identifier("name_resolution"), resolution.select("source", "source_ref", "resolved_domain"))
-        conn.execute("ANALYZE name_resolution")
+        resolution = _resolve_by_name(conn, resolve, clean_names)
 
         conn.execute(_RECOMPUTE_KEYS)
         with _hash_joins_if_many_keys(conn):
@@ -271,6 +288,37 @@ def write_prospects(
         quarantined=quarantined,
     )
 
+
+def _resolve_by_name(
+    conn: psycopg.Connection,
+    resolve: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    clean_names: Callable[[pl.DataFrame], pl.DataFrame],
+) -> pl.DataFrame:
+    """Resolve again the people whose answer may have changed, into ``name_resolution``; returns
+    them as (record_key, source, source_ref, resolved_domain)."""
+    changed = clean_names(fetch_frame(conn, _CHANGED_NAMES, schema={"name": pl.Utf8}))
+    changed_names = changed.select("name_clean").drop_nulls().unique()
+    conn.execute(_CREATE_NAME_IN_QUESTION)
+    copy_frame(conn, sql.Identifier("name_in_question"), changed_names)
+    conn.execute("ANALYZE name_in_question")
+    people = fetch_frame(
+        conn,
+        _PEOPLE_TO_RESOLVE,
+        schema={"record_key": pl.Utf8, "source": pl.Utf8, "source_ref": pl.Utf8, "company_name_clean": pl.Utf8},
+    )
+    # The companies carrying the people's own names decide their answer too.
+    peoples_names = people.select(name_clean="company_name_clean").drop_nulls().unique()
+    copy_frame(conn, sql.Identifier("name_in_question"), peoples_names.join(changed_names, on="name_clean", how="anti"))
+    conn.execute("ANALYZE name_in_question")
+    companies = fetch_frame(conn, _COMPANIES_BY_NAME, schema={"domain": pl.Utf8, "name_clean": pl.Utf8})
+    resolved = resolve(people.select("record_key", "company_name_clean"), companies)
+    resolution = people.select("record_key", "source", "source_ref").join(
+        resolved.select("record_key", "resolved_domain"), on="record_key", how="left"
+    )
+    conn.execute(_CREATE_RESOLUTION)
+    copy_frame(conn, sql.Identifier("name_resolution"), resolution.select("source", "source_ref", "resolved_domain"))
+    conn.execute("ANALYZE name_resolution")
+    return resolution
 
 
 @contextmanager

@@ -153,6 +153,81 @@ def test_prospect_moves_when_a_drop_changes_its_domain_and_empty_company_is_reti
     assert _scalar(conn, 'SELECT count(*) FROM "Prospect"') == 2
 
 
+def _linked_by_name(conn: psycopg.Connection) -> dict[str, str | None]:
+    """Each person with a personal email: the domain of the company they joined, or their quarantine reason."""
+    return dict(
+        conn.execute(
+            """
+            SELECT s."externalId", coalesce(c.domain, q.reason)
+            FROM restructure.source_record s
+            LEFT JOIN "Prospect" p ON p."externalSource" = s."externalSource" AND p."externalId" = s."externalId"
+            LEFT JOIN "Company" c ON c.id = p."companyId"
+            LEFT JOIN restructure.customer_quarantine q ON q.source = s.source AND q.source_ref = s.source_ref
+            WHERE s.is_current AND s.needs_name_resolution
+            """
+        ).fetchall()
+    )
+
+
+def test_a_drop_resolves_again_exactly_the_people_whose_company_name_changed(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(
+        conn,
+        [
+            customer("a1", "ann@acme.com", "Acme", minutes=1),
+            customer("a2", "al@acme.io", "Acme", minutes=2),  # a second company named Acme
+            customer("x1", "xi@globex.com", "Globex", minutes=3),
+            customer("h1", "hu@hooli.com", "Hooli", minutes=4),
+            customer("g1", "gus@gmail.com", "ACME Inc", minutes=5),  # ambiguous: two companies named Acme
+            customer("g2", "gil@gmail.com", "Globex", minutes=6),
+            customer("g3", "hal@gmail.com", "Hooli", minutes=7),
+            customer("g4", "zoe@yahoo.com", "Initech", minutes=8),  # no such company yet
+        ],
+    )
+    pipeline.full_refresh()
+    assert _linked_by_name(conn) == {
+        "ext-g1": "personal_domain_unresolved", "ext-g2": "globex.com", "ext-g3": "hooli.com",
+        "ext-g4": "personal_domain_unresolved",
+    }
+    hal_updated = _scalar(conn, 'SELECT "updatedAt" FROM "Prospect" WHERE id = %s', ("g3",))
+
+    write_csv(
+        drop_dir / "names.csv",
+        ["externalSource", "externalId", "email", "company"],
+        [
+            ["crm", "ext-a2", "al@acme.io", "Acme Labs"],  # gives up the name Acme: it is no longer ambiguous
+            ["crm", "ext-x1", "xi@globex.com", "Globex Systems"],  # gives up the name Globex
+            ["crm", "ivy", "ivy@initech.com", "Initech"],  # a new company takes the name Initech
+        ],
+    )
+    result = pipeline.ingest_drop("names.csv")
+
+    assert _linked_by_name(conn) == {
+        "ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved", "ext-g3": "hooli.com", "ext-g4": "initech.com",
+    }
+    # The three drop rows and the two people who found a company; Hal's name did not change, so Hal is left alone.
+    metadata = result.asset_materializations_for_node("prospects")[0].metadata
+    assert metadata["prospects_recomputed"].value == 5
+    assert _scalar(conn, 'SELECT "updatedAt" FROM "Prospect" WHERE id = %s', ("g3",)) == hal_updated
+
+    # Hooli's only row moves to a personal address: the company is retired, and so is the name.
+    write_csv(drop_dir / "retire.csv", ["externalSource", "externalId", "email", "company"], [
+        ["crm", "ext-h1", "hu@gmail.com", "Hooli"],
+    ])
+    pipeline.ingest_drop("retire.csv")
+
+    assert _linked_by_name(conn) == {
+        "ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved", "ext-g3": "personal_domain_unresolved",
+        "ext-g4": "initech.com", "ext-h1": "personal_domain_unresolved",
+    }
+    assert _scalar(conn, 'SELECT count(*) FROM "Company" WHERE domain = %s', ("hooli.com",)) == 0
+    assert _scalar(conn, "SELECT count(*) FROM restructure.pending_company_name") == 0
+    staged = _scalar(conn, "SELECT count(*) FROM restructure.source_record WHERE is_current")
+    quarantined = _scalar(conn, "SELECT count(*) FROM restructure.customer_quarantine")
+    assert _scalar(conn, 'SELECT count(*) FROM "Prospect"') + quarantined == staged
+
+
 def test_unparseable_drop_fails_naming_file_and_line_and_writes_nothing(
     conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
 ) -> None:
