@@ -285,8 +285,8 @@ def _run_events(instance, run_id: str) -> list:
     return [entry for entry in instance.all_logs(run_id) if entry.dagster_event is not None]
 
 
-def run_timings(instance, run_id: str) -> tuple[dict[str, tuple[float, float]], float, float]:
-    """((start, end) per asset stage, seconds of all check steps, run wall seconds) from the run's event log.
+def run_timings(instance, run_id: str) -> tuple[dict[str, tuple[float, float]], dict[str, float], float]:
+    """((start, end) per asset stage, seconds per check step, run wall seconds) from the run's event log.
 
     Times are the event log's ``time.time()`` timestamps of ``STEP_START`` and ``STEP_SUCCESS``.
     """
@@ -309,7 +309,7 @@ def run_timings(instance, run_id: str) -> tuple[dict[str, tuple[float, float]], 
     if run_start is None or run_end is None:
         raise BenchmarkError(f"run {run_id} has no start or end event")
     stages = {step: window for step, window in windows.items() if step in STAGES}
-    checks = sum(end - start for step, (start, end) in windows.items() if step not in STAGES)
+    checks = {step: end - start for step, (start, end) in windows.items() if step not in STAGES}
     return stages, checks, run_end - run_start
 
 
@@ -368,7 +368,7 @@ def _measured_run(job_name: str, execute, exclude_pids: Sequence[int], instance)
     with PeakRss(exclude_pids) as rss:
         result = execute()
     _require_success(result, job_name)
-    windows, checks_seconds, wall = run_timings(instance, result.run_id)
+    windows, check_steps, wall = run_timings(instance, result.run_id)
     missing = [stage for stage in STAGES if stage not in windows]
     if missing:
         raise BenchmarkError(f"{job_name} did not run the stages {missing}")
@@ -378,7 +378,7 @@ def _measured_run(job_name: str, execute, exclude_pids: Sequence[int], instance)
     run = {
         "run_id": result.run_id,
         "wall_seconds": wall,
-        "check_steps_seconds": checks_seconds,
+        "check_steps": check_steps,
         "peak_rss_mb": rss.peak_mb,
         "checks_passed": passed,
         "checks_failed": failed,

@@ -36,6 +36,7 @@ OPENSEARCH_STAGES: tuple[str, ...] = (
     "opensearch_company_prospect_view",
 )
 STAGES: tuple[str, ...] = POSTGRES_STAGES + OPENSEARCH_STAGES
+SLOWEST_CHECK_STEPS = 5  # listed by name in each run's summary
 
 # Issue 5's targets, stated for 2 cores at 1M rows (peak RSS: 1 GB at 1M, 1.5 GB at 10M).
 TARGET_POSTGRES_VS_SQL = 1.0
@@ -114,11 +115,12 @@ def stage_table(
 
 
 def run_summary(
-    stages: Mapping[str, Mapping], *, wall_seconds: float, check_steps_seconds: float, peak_rss_mb: float,
+    stages: Mapping[str, Mapping], *, wall_seconds: float, check_steps: Mapping[str, float], peak_rss_mb: float,
     input_rows: int, run_id: str, checks_passed: int, checks_failed: Sequence[str],
     index_updates: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict:
-    """Totals of one Dagster run; ``index_updates``: documents upserted/deleted by in-place index updates."""
+    """Totals of one Dagster run; ``check_steps``: seconds per check step; ``index_updates``: documents
+    upserted/deleted by in-place index updates."""
     postgres = sum(stages[stage]["seconds"] for stage in POSTGRES_STAGES)
     opensearch = sum(stages[stage]["seconds"] for stage in OPENSEARCH_STAGES)
     return {
@@ -128,7 +130,11 @@ def run_summary(
         "postgres_stages_seconds": round(postgres, 3),
         "opensearch_stages_seconds": round(opensearch, 3),
         "asset_steps_seconds": round(postgres + opensearch, 3),
-        "check_steps_seconds": round(check_steps_seconds, 3),
+        "check_steps_seconds": round(sum(check_steps.values()), 3),
+        "slowest_check_steps": {
+            step: round(seconds, 3)
+            for step, seconds in sorted(check_steps.items(), key=lambda item: (-item[1], item[0]))[:SLOWEST_CHECK_STEPS]
+        },
         "peak_rss_mb": round(peak_rss_mb, 1),
         "checks_passed": checks_passed,
         "checks_failed": list(checks_failed),
@@ -139,7 +145,7 @@ def run_summary(
 def query_comparison(
     description: str,
     params: Mapping[str, object],
-    sql: Mapping[str, str],
+    sql: Mapping[str, str | Sequence[str]],  # a read of several statements is a list
     old: Mapping,
     new: Mapping,
     view: Mapping,
@@ -148,7 +154,7 @@ def query_comparison(
     return {
         "description": description,
         "params": dict(params),
-        "sql": dict(sql),
+        "sql": {side: text if isinstance(text, str) else list(text) for side, text in sql.items()},
         "old": dict(old),
         "new": dict(new),
         "view": dict(view),
@@ -270,7 +276,7 @@ def build_report(
     finished_at: str,
     duration_seconds: float,
 ) -> dict:
-    """The whole report. ``*_run`` hold: run_id, wall_seconds, check_steps_seconds, peak_rss_mb,
+    """The whole report. ``*_run`` hold: run_id, wall_seconds, check_steps (seconds per step), peak_rss_mb,
     checks_passed, checks_failed and optionally stage_peak_rss_mb (per stage). ``outputs`` holds the row counts after ``full_refresh``,
     including ``opensearch_documents`` (documents indexed by its three index stages)."""
     full_run_numbers = dict(full_refresh_run)
@@ -418,6 +424,9 @@ def render_markdown(report: Mapping) -> str:
         + [["checks failed", ", ".join(full_run["checks_failed"]) or "none", ", ".join(drop_run["checks_failed"]) or "none"]],
     )
     for job, run in (("full_refresh", full_run), ("ingest_drop", drop_run)):
+        if run.get("slowest_check_steps"):
+            slowest = ", ".join(f"{step} {_fmt(seconds, 1)} s" for step, seconds in run["slowest_check_steps"].items())
+            out += ["", f"Slowest check steps of `{job}`: {slowest}."]
         if run.get("index_updates"):
             updates = "; ".join(
                 f"{stage} {_fmt(counts['upserted'])} upserted, {_fmt(counts['deleted'])} deleted"
@@ -447,7 +456,8 @@ def render_markdown(report: Mapping) -> str:
     for name, q in report["queries"].items():
         out += [f"**{name}**: {q['description']} Parameters: `{json.dumps(q['params'], ensure_ascii=False)}`", ""]
         for side in ("old", "new", "view"):
-            out += [f"- {side}: `{' '.join(q['sql'][side].split())}`"]
+            statements = [q["sql"][side]] if isinstance(q["sql"][side], str) else q["sql"][side]
+            out += [f"- {side}: " + ", then ".join(f"`{' '.join(text.split())}`" for text in statements)]
         out += [""]
     setup = report["setup"]
     out += ["## Setup (not a stage)", ""]

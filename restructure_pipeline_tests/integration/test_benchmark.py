@@ -138,6 +138,10 @@ def test_every_seed_query_is_compared_old_new_and_view(bench: tuple[dict, Path])
         assert query["speedup"] == pytest.approx(query["old"]["p50_ms"] / query["new"]["p50_ms"], rel=1e-3)
         assert report["ratios"]["queries"][name]["speedup"] == query["speedup"]
         assert query["params"] and set(query["sql"]) == {"old", "new", "view"}
+    # Read as Prisma reads it, the companies by name, then their prospects: the view's rows (one per
+    # person, or one for a company without any) and a row for each company that has people.
+    with_prospects = report["queries"]["company_with_prospects"]
+    assert with_prospects["new"]["result_rows"] > with_prospects["view"]["result_rows"]
 
 
 def test_every_target_is_judged_or_marked_not_applicable(bench: tuple[dict, Path]) -> None:

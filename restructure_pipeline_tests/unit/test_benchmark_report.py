@@ -81,12 +81,12 @@ def _report(rows: int = 1_000_000, *, peak_full: float = 500.0, query: dict | No
         setup={"generate_and_load_seconds": 1.5},
         full_refresh_steps=full_steps,
         full_refresh_outputs=outputs_rows,
-        full_refresh_run={"run_id": "r1", "wall_seconds": 100.0, "check_steps_seconds": 5.0, "peak_rss_mb": peak_full,
+        full_refresh_run={"run_id": "r1", "wall_seconds": 100.0, "check_steps": {"a": 2.0, "b": 3.0}, "peak_rss_mb": peak_full,
                           "checks_passed": 20, "checks_failed": [],
                           "stage_peak_rss_mb": {stage: peak_full - 1 for stage in STAGES}},
         ingest_drop_steps=drop_steps,
         ingest_drop_outputs=outputs_rows,
-        ingest_drop_run={"run_id": "r2", "wall_seconds": 2.0, "check_steps_seconds": 1.0, "peak_rss_mb": 300.0,
+        ingest_drop_run={"run_id": "r2", "wall_seconds": 2.0, "check_steps": {f"check_{n}": n / 10 for n in range(1, 8)}, "peak_rss_mb": 300.0,
                          "checks_passed": 20, "checks_failed": [],
                          "index_updates": {"opensearch_prospects": {"upserted": 12, "deleted": 3}}},
         outputs={"companies": 100, "prospects": 200, "view_rows": 300, "opensearch_documents": 600},
@@ -135,6 +135,15 @@ def test_run_totals_split_postgres_opensearch_and_checks() -> None:
     assert full["index_updates"] == {}
     assert report["runs"]["ingest_drop"]["index_updates"]["opensearch_prospects"] == {"upserted": 12, "deleted": 3}
     assert "opensearch_prospects 12 upserted, 3 deleted" in render_markdown(report)
+
+
+def test_each_run_names_its_slowest_check_steps() -> None:
+    report = _report()
+    drop = report["runs"]["ingest_drop"]
+    assert drop["check_steps_seconds"] == pytest.approx(2.8)
+    assert list(drop["slowest_check_steps"]) == ["check_7", "check_6", "check_5", "check_4", "check_3"]
+    assert report["runs"]["full_refresh"]["slowest_check_steps"] == {"b": 3.0, "a": 2.0}
+    assert "Slowest check steps of `ingest_drop`: check_7 0.7 s, check_6 0.6 s" in render_markdown(report)
 
 
 def test_targets_met_and_missed_at_one_million() -> None:
@@ -189,3 +198,15 @@ def test_json_round_trips_and_markdown_mentions_everything() -> None:
     assert "| prospects_of_company_by_domain |" in markdown and "SELECT 2" in markdown
     assert "**met**" in markdown and "**missed**" in markdown
     assert "test cpu" in markdown
+
+
+def test_a_read_of_several_statements_is_listed_in_order_and_round_trips() -> None:
+    side = {"runs": 3, "p50_ms": 1.0, "p95_ms": 2.0, "min_ms": 1.0, "max_ms": 2.0, "result_rows": 4}
+    query = query_comparison(
+        "a query", {"name": "Acme"},
+        {"old": "SELECT 1", "new": ("SELECT id FROM a", "SELECT * FROM b WHERE x = ANY(%(ids)s)"), "view": "SELECT 3"},
+        old=side, new=side, view=side,
+    )
+    report = _report(query=query)
+    assert json.loads(render_json(report)) == report
+    assert "- new: `SELECT id FROM a`, then `SELECT * FROM b WHERE x = ANY(%(ids)s)`" in render_markdown(report)
