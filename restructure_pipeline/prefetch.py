@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,51 +24,78 @@ class _Failed:
         self.error = error
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """Yield ``items`` in order, producing up to ``depth`` of them ahead on a worker thread.
+class Prefetched(Generic[T]):
+    """``items`` in order, up to ``depth`` of them made ahead on a worker thread that starts at once.
 
-    An exception raised by ``items`` is re-raised here, at the item where it happened.
-    Closing the returned generator early (``break``, an exception in the consumer) stops
-    the worker after the item it is producing, and waits for it: nothing keeps running
-    after the caller has moved on, and ``items`` is never used by two threads at once.
+    An exception raised by ``items`` is re-raised by ``next``, at the item where it happened.
+    :meth:`close` (also on garbage collection; callers use ``contextlib.closing``) stops the
+    worker after the item it is producing, and waits for it: nothing keeps running after the
+    caller has moved on, and ``items`` is never used by two threads at once.
     """
-    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def offer(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def __init__(self, items: Iterable[T], depth: int) -> None:
+        self._ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._closed = False
+        # The worker holds the queue and the event, not this object, so that dropping the
+        # last reference to it (an exception in the caller's loop) closes it.
+        self._worker = threading.Thread(
+            target=_produce, args=(items, self._ready, self._stop), name="prefetch", daemon=True
+        )
+        self._worker.start()
 
-    def produce() -> None:
-        iterator = iter(items)
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        item = self._ready.get()
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self.close()
+            raise item.error
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        worker = getattr(self, "_worker", None)  # None if the thread could not be made
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+        self._closed = True
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _offer(ready: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+    while not stop.is_set():
         try:
-            for item in iterator:
-                if not offer(item):
-                    return
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            offer(_Failed(error))
-            return
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:  # a generator's cleanup (e.g. ending a COPY) runs here, not at GC
-                close()
-        offer(_DONE)
+            ready.put(item, timeout=_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
+
+def _produce(items: Iterable[object], ready: queue.Queue[object], stop: threading.Event) -> None:
+    iterator = iter(items)
     try:
-        while True:
-            item = ready.get()
-            if item is _DONE:
+        for item in iterator:
+            if not _offer(ready, stop, item):
                 return
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item  # type: ignore[misc]
+    except BaseException as error:  # handed to the consumer, which re-raises it
+        _offer(ready, stop, _Failed(error))
+        return
     finally:
-        stop.set()
-        worker.join()
+        close = getattr(iterator, "close", None)
+        if close is not None:  # a generator's cleanup (e.g. ending a COPY) runs here, not at GC
+            close()
+    _offer(ready, stop, _DONE)
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Prefetched[T]:
+    """Iterate ``items`` with up to ``depth`` of them produced ahead on a worker thread (see :class:`Prefetched`)."""
+    return Prefetched(items, depth)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import polars as pl
@@ -40,19 +40,39 @@ def copy_frame(conn: psycopg.Connection, table: sql.Composable, frame: pl.DataFr
     return frame.height
 
 
-def copy_frame_with_new_ids(
-    conn: psycopg.Connection, table: sql.Composable, keys: pl.DataFrame, new_id: Callable[[], str]
-) -> int:
-    """COPY ``keys`` into ``table`` with an ``id`` column of fresh ids, a block at a time.
+def id_blocks(count: int, new_id: Callable[[], str]) -> Iterator[pl.Series]:
+    """``count`` fresh ids as ``id`` series of at most a COPY block each.
 
     A first load gives every company a new id: a few million Python strings at once would
     set the step's memory, a block of them does not.
     """
+    for offset in range(0, count, _COPY_BLOCK_ROWS):
+        size = min(_COPY_BLOCK_ROWS, count - offset)
+        yield pl.Series("id", [new_id() for _ in range(size)], dtype=pl.Utf8)
+
+
+def id_block_count(count: int) -> int:
+    """How many series :func:`id_blocks` yields for ``count`` ids."""
+    return -(-count // _COPY_BLOCK_ROWS)
+
+
+def copy_frame_with_ids(conn: psycopg.Connection, table: sql.Composable, keys: pl.DataFrame, ids: Iterable[pl.Series]) -> int:
+    """COPY ``keys`` into ``table`` with an ``id`` column taken from ``ids`` (as :func:`id_blocks` cuts them)."""
+    blocks = iter(ids)
     for offset in range(0, keys.height, _COPY_BLOCK_ROWS):
         block = keys.slice(offset, _COPY_BLOCK_ROWS)
-        ids = pl.Series("id", [new_id() for _ in range(block.height)], dtype=pl.Utf8)
-        copy_frame(conn, table, block.with_columns(ids))
+        block_ids = next(blocks)
+        if block_ids.len() != block.height:
+            raise ValueError(f"an id block of {block_ids.len()} for {block.height} rows")
+        copy_frame(conn, table, block.with_columns(block_ids))
     return keys.height
+
+
+def copy_frame_with_new_ids(
+    conn: psycopg.Connection, table: sql.Composable, keys: pl.DataFrame, new_id: Callable[[], str]
+) -> int:
+    """COPY ``keys`` into ``table`` with an ``id`` column of fresh ids, a block at a time."""
+    return copy_frame_with_ids(conn, table, keys, id_blocks(keys.height, new_id))
 
 
 def fetch_frame(conn: psycopg.Connection, query: sql.Composable | str, schema: dict[str, pl.DataType]) -> pl.DataFrame:

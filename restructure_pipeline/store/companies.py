@@ -24,9 +24,11 @@ from restructure_pipeline.store import search_sync
 from restructure_pipeline.store.bulk import (
     bulk_load,
     copy_frame,
-    copy_frame_with_new_ids,
+    copy_frame_with_ids,
     copy_out_frames,
     fetch_frame,
+    id_block_count,
+    id_blocks,
     take_write_lock,
 )
 
@@ -164,12 +166,15 @@ def write_companies(
         conn.execute(_CREATE_COMPANY_NEXT)
         stream = copy_out_frames(reader, sql.SQL(_QUEUED_DOMAIN_RECORDS), _RECORD_SCHEMA, chunk_rows)
         domains = _merge_into_company_next(conn, stream, merge)
-        conn.execute(_LINEAGE)
-        conn.execute(_QUEUE_CHANGED_NAMES)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
-        conn.execute(_CREATE_NEW_IDS)
-        if not new_domains.is_empty():
-            copy_frame_with_new_ids(conn, sql.Identifier("new_company_id"), new_domains, new_id)
+        # A worker thread makes the new companies' ids (cuid2 hashes each one) while Postgres
+        # settles their lineage: about 5 s at 1M rows, in the shadow of about 3 s.
+        ids = prefetched(id_blocks(new_domains.height, new_id), depth=max(1, id_block_count(new_domains.height)))
+        with closing(ids):
+            conn.execute(_LINEAGE)
+            conn.execute(_QUEUE_CHANGED_NAMES)
+            conn.execute(_CREATE_NEW_IDS)
+            copy_frame_with_ids(conn, sql.Identifier("new_company_id"), new_domains, ids)
         attributes = [sql.Identifier(name) for name in COMPANY_ATTRIBUTES]
         columns = {
             "attributes": sql.SQL(", ").join(attributes),

@@ -30,6 +30,28 @@ def test_produces_ahead_on_another_thread_while_the_caller_works() -> None:
     assert list(iterator) == [1, 2]
 
 
+def test_the_worker_starts_before_the_first_item_is_asked_for() -> None:
+    started = threading.Event()
+
+    def items() -> Iterator[int]:
+        started.set()
+        yield 1
+
+    iterator = prefetched(items(), depth=1)
+    assert started.wait(5)  # the caller can do other work meanwhile (the company step's lineage)
+    assert list(iterator) == [1]
+
+
+def test_closing_before_the_first_item_stops_the_worker() -> None:
+    def items() -> Iterator[int]:
+        yield from range(1_000_000)
+
+    iterator = prefetched(items(), depth=2)
+    iterator.close()
+    assert list(iterator) == []
+    assert not [thread for thread in threading.enumerate() if thread.name == "prefetch"]
+
+
 def test_an_error_of_the_source_is_raised_at_its_place() -> None:
     def items() -> Iterator[int]:
         yield 1
