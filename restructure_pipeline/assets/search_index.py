@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 import psycopg
 from psycopg import sql
 from opensearchpy import OpenSearch
@@ -97,7 +98,7 @@ def _changes(
         ids = companies if definition.logical_name == "companies" else prospects
         condition, params = sql.SQL("id = ANY(%s)"), (ids,)
         wanted = search_sync.document_ids_where(conn, definition, condition, params)
-        deletes = sorted(set(ids) - wanted)
+        candidates = pl.Series("id", ids, dtype=pl.Utf8)
     else:
         left = indexed_values(client, alias, "company_id", prospects)  # a prospect row's id is the prospect id
         joined_or_left = (set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies)
@@ -106,10 +107,13 @@ def _changes(
         )
         params = (companies, prospects, sorted(joined_or_left))
         wanted = search_sync.document_ids_where(conn, definition, condition, params)
-        indexed = ids_matching(client, alias, "company_id", companies) if companies else set()
-        deletes = sorted((indexed | set(prospects) | joined_or_left) - wanted)
+        indexed = ids_matching(client, alias, "company_id", companies)
+        candidates = pl.concat([indexed, pl.Series("id", [*prospects, *joined_or_left], dtype=pl.Utf8)])
+    # Ids as columns, not Python sets: a changed large company repeats in millions of view rows at 10M.
+    gone = candidates.unique().to_frame("id").join(wanted.to_frame("id"), on="id", how="anti")
+    deletes = gone["id"].sort().to_list()
     upserts = search_sync.iter_documents_where(conn, definition, condition, params, _STREAM_ROWS)
-    return _Changes(upserts, len(wanted), deletes)
+    return _Changes(upserts, wanted.len(), deletes)
 
 
 def _apply_outbox(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import polars as pl
@@ -75,19 +75,22 @@ def copy_frame_with_new_ids(
     return copy_frame_with_ids(conn, table, keys, id_blocks(keys.height, new_id))
 
 
-def fetch_frame(conn: psycopg.Connection, query: sql.Composable | str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def fetch_frame(
+    conn: psycopg.Connection, query: sql.Composable | str, schema: dict[str, pl.DataType], params: Sequence = ()
+) -> pl.DataFrame:
     """Run a query and return its rows as one frame of ``schema`` (the query's columns, in order).
 
     Read by COPY like :func:`copy_out_frames`, so a result of millions of rows costs
     polars memory, not a Python tuple per row.
     """
     statement = sql.SQL(query) if isinstance(query, str) else query
-    frames = list(copy_out_frames(conn, statement, schema, _FETCH_CHUNK_ROWS))
+    frames = list(copy_out_frames(conn, statement, schema, _FETCH_CHUNK_ROWS, params))
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
 
 def copy_out_frames(
-    conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType], chunk_rows: int
+    conn: psycopg.Connection, query: sql.Composable, schema: dict[str, pl.DataType], chunk_rows: int,
+    params: Sequence = (),
 ) -> Iterator[pl.DataFrame]:
     """Stream a query's rows as frames of ``schema`` (the query's columns, in order) through COPY.
 
@@ -95,9 +98,10 @@ def copy_out_frames(
     object per value. The server sends one row per COPY message, so joining messages never
     splits a row. The connection is busy until the stream ends: read on a connection of
     its own. Timestamps are read in ISO form, which the caller's session must keep.
+    ``params`` are bound by psycopg on the client (COPY takes no server-side parameters).
     """
     statement = sql.SQL("COPY ({query}) TO STDOUT (FORMAT csv)").format(query=query)
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+    with conn.cursor() as cursor, cursor.copy(statement, params or None) as copy:
         rows: list[bytes] = []
         for row in copy:
             rows.append(bytes(row))

@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from restructure_pipeline.search_index.documents import checked_document_id, document_id_sql, document_query
 from restructure_pipeline.search_index.mappings import IndexDefinition
+from restructure_pipeline.store.bulk import fetch_frame
 
 # Serializes index writers (rebuilds and incremental updates), whatever the run queue does.
 SEARCH_LOCK_KEY = 0x5245_5358
@@ -88,10 +90,11 @@ def iter_documents_where(
 
 def document_ids_where(
     conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence
-) -> set[str]:
-    """The document ids of the rows matching ``condition``: what :func:`iter_documents_where` will yield."""
+) -> pl.Series:
+    """The document ids of the rows matching ``condition``: what :func:`iter_documents_where` will
+    yield (and check). A column, not Python strings: a drop can change millions of view rows."""
     query = sql.SQL("SELECT {} FROM {} WHERE {}").format(document_id_sql(definition), SOURCE_RELATIONS[definition.logical_name], condition)
-    return {checked_document_id(definition, found) for (found,) in conn.execute(query, params)}
+    return fetch_frame(conn, query, {"id": pl.Utf8}, params)["id"]
 
 
 def sample_rows(conn: psycopg.Connection, logical_name: str, size: int) -> list[dict]:
