@@ -28,8 +28,6 @@ PROSPECT_ATTRIBUTES: tuple[str, ...] = (
     "address", "city", "state", "country", "zipCode", "phone", "mobilePhone",
 )
 
-_SAME_KEY = '{a}."externalSource" = {b}."externalSource" AND {a}."externalId" = {b}."externalId"'
-
 _STALE_COMPANIES = """
 CREATE TEMP TABLE stale_company ON COMMIT DROP AS
 SELECT c.id, c.domain
@@ -46,6 +44,18 @@ _CHANGED_NAMES = """
 SELECT name FROM restructure.pending_company_name
 UNION
 SELECT c.name FROM "Company" c JOIN stale_company st ON st.id = c.id WHERE c.name IS NOT NULL
+"""
+
+# Whether every person who joins a company by name is queued already (a full refresh queues
+# everyone): then nobody else can be concerned by a changed name, and the changed names need
+# not be cleaned and looked up (about 290k of them on a first load of 1M rows).
+_EVERYONE_BY_NAME_QUEUED = """
+SELECT NOT EXISTS (
+    SELECT 1 FROM restructure.source_record s
+    WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
+      AND NOT EXISTS (SELECT 1 FROM restructure.pending_key k
+                      WHERE k."externalSource" = s."externalSource" AND k."externalId" = s."externalId")
+)
 """
 
 # Cleaned names in question: the changed ones, then those of the people to resolve too.
@@ -296,8 +306,11 @@ def _resolve_by_name(
 ) -> pl.DataFrame:
     """Resolve again the people whose answer may have changed, into ``name_resolution``; returns
     them as (record_key, source, source_ref, resolved_domain)."""
-    changed = clean_names(fetch_frame(conn, _CHANGED_NAMES, schema={"name": pl.Utf8}))
-    changed_names = changed.select("name_clean").drop_nulls().unique()
+    if conn.execute(_EVERYONE_BY_NAME_QUEUED).fetchone()[0]:
+        changed_names = pl.DataFrame(schema={"name_clean": pl.Utf8})
+    else:
+        changed = clean_names(fetch_frame(conn, _CHANGED_NAMES, schema={"name": pl.Utf8}))
+        changed_names = changed.select("name_clean").drop_nulls().unique()
     conn.execute(_CREATE_NAME_IN_QUESTION)
     copy_frame(conn, sql.Identifier("name_in_question"), changed_names)
     conn.execute("ANALYZE name_in_question")

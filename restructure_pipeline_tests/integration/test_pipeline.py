@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import psycopg
 
+from restructure_pipeline.identity.merge import resolve_by_company_name
+from restructure_pipeline.identity.names import clean_company_name_column
+from restructure_pipeline.ids import new_cuid
 from restructure_pipeline.sample_data import (
     create_legacy_table,
     generate_customers,
@@ -13,6 +17,8 @@ from restructure_pipeline.sample_data import (
     load_customers,
     write_drop_csv,
 )
+from restructure_pipeline.store.prospects import write_prospects
+from restructure_pipeline.store.staging import queue_everything
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
 
@@ -226,6 +232,40 @@ def test_a_drop_resolves_again_exactly_the_people_whose_company_name_changed(
     staged = _scalar(conn, "SELECT count(*) FROM restructure.source_record WHERE is_current")
     quarantined = _scalar(conn, "SELECT count(*) FROM restructure.customer_quarantine")
     assert _scalar(conn, 'SELECT count(*) FROM "Prospect"') + quarantined == staged
+
+
+def test_changed_company_names_are_looked_up_only_when_someone_joining_by_name_is_not_queued(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    load_legacy(
+        conn,
+        [
+            customer("a1", "ann@acme.com", "Acme", minutes=1),
+            customer("g1", "gus@gmail.com", "ACME Inc", minutes=2),
+            customer("g2", "gil@gmail.com", "Globex", minutes=3),  # no such company
+        ],
+    )
+    pipeline.full_refresh()
+    names_cleaned: list[list[str]] = []
+
+    def clean_names(frame: pl.DataFrame) -> pl.DataFrame:
+        names_cleaned.append(frame["name"].to_list())
+        return clean_company_name_column(frame, "name", out="name_clean")
+
+    # A full refresh queues everyone: a queued name concerns nobody who is not resolved anyway.
+    queue_everything(conn)
+    conn.execute("INSERT INTO restructure.pending_company_name (name) VALUES ('Acme')")
+    write_prospects(conn, resolve_by_company_name, clean_names, new_cuid)
+    assert names_cleaned == []
+    assert _linked_by_name(conn) == {"ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved"}
+
+    # One person queued: Gus is resolved again through the changed name.
+    conn.execute("""INSERT INTO restructure.pending_key ("externalSource", "externalId") VALUES ('crm', 'ext-g2')""")
+    conn.execute("INSERT INTO restructure.pending_company_name (name) VALUES ('Acme')")
+    result = write_prospects(conn, resolve_by_company_name, clean_names, new_cuid)
+    assert names_cleaned == [["Acme"]]
+    assert result.recomputed == 1  # Gus: Gil is queued but still has no company
+    assert _linked_by_name(conn) == {"ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved"}
 
 
 def test_unparseable_drop_fails_naming_file_and_line_and_writes_nothing(
