@@ -1,12 +1,17 @@
 """Checks on ``companies``: one well-formed company per domain, never a personal or disposable one."""
 
+from collections.abc import Callable
+
 import dagster as dg
+import polars as pl
+from psycopg import sql
 
 from restructure_pipeline.assets.companies import companies
-from restructure_pipeline.checks.results import check_result
+from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result
 from restructure_pipeline.identity.domains import classify_domain, registrable_domain
 from restructure_pipeline.identity.reasons import DomainKind
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
+from restructure_pipeline.store.bulk import copy_out_frames
 
 _DUPLICATE_DOMAINS = 'SELECT domain, count(*) FROM "Company" GROUP BY domain HAVING count(*) > 1'
 
@@ -17,6 +22,7 @@ WHERE s.is_current AND s.record_problem IS NULL AND s.company_domain IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = s.company_domain)
 """
 
+_ALL_COMPANY_DOMAINS = 'SELECT id, domain FROM "Company" ORDER BY domain'
 
 # A company whose domain lost all its rows is retired by the prospect step, after its
 # prospects move; until then it is not a live company.
@@ -27,11 +33,25 @@ WHERE EXISTS (SELECT 1 FROM restructure.source_record s
 ORDER BY c.domain
 """
 
+# Companies are read in chunks of this many: memory stays flat whatever the number of companies.
+_CHUNK_ROWS = 50_000
 
-def _company_domains(postgres: PostgresResource, live_only: bool = False) -> list[tuple[str, str]]:
+
+def _companies_where(
+    postgres: PostgresResource, query: str, is_problem: Callable[[str], object]
+) -> tuple[int, list[tuple[str, str, object]]]:
+    """Stream (id, domain) rows; returns how many have a problem, and up to ``SAMPLE_ROWS`` of them
+    as (id, domain, problem) where ``is_problem(domain)`` is the (truthy) problem."""
+    problems = 0
+    samples: list[tuple[str, str, object]] = []
     with postgres.connect() as conn:
-        query = _LIVE_COMPANY_DOMAINS if live_only else 'SELECT id, domain FROM "Company" ORDER BY domain'
-        return conn.execute(query).fetchall()
+        for frame in copy_out_frames(conn, sql.SQL(query), {"id": pl.Utf8, "domain": pl.Utf8}, _CHUNK_ROWS):
+            for company_id, domain in frame.iter_rows():
+                if problem := is_problem(domain):
+                    problems += 1
+                    if len(samples) < SAMPLE_ROWS:
+                        samples.append((company_id, domain, problem))
+    return problems, samples
 
 
 @dg.asset_check(
@@ -41,18 +61,16 @@ def _company_domains(postgres: PostgresResource, live_only: bool = False) -> lis
 def company_domains_unique_and_well_formed(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
         duplicates = conn.execute(_DUPLICATE_DOMAINS).fetchall()
-    malformed = [
-        (company_id, domain)
-        for company_id, domain in _company_domains(postgres)
-        if registrable_domain(domain) != domain or not domain.isascii()
-    ]
+    malformed, samples = _companies_where(
+        postgres, _ALL_COMPANY_DOMAINS, lambda domain: registrable_domain(domain) != domain or not domain.isascii()
+    )
     return check_result(
-        len(duplicates) + len(malformed),
+        len(duplicates) + malformed,
         [("duplicate", domain, count) for domain, count in duplicates]
-        + [("malformed", domain, company_id) for company_id, domain in malformed],
+        + [("malformed", domain, company_id) for company_id, domain, _ in samples],
         ["problem", "domain", "detail"],
         duplicate_domains=len(duplicates),
-        malformed_domains=len(malformed),
+        malformed_domains=malformed,
     )
 
 
@@ -62,12 +80,13 @@ def company_domains_unique_and_well_formed(postgres: PostgresResource) -> dg.Ass
 )
 def no_personal_or_disposable_company(postgres: PostgresResource, settings: PipelineSettings) -> dg.AssetCheckResult:
     lists = settings.domain_lists()
-    offending = [
-        (company_id, domain, kind.value)
-        for company_id, domain in _company_domains(postgres, live_only=True)
-        if (kind := classify_domain(domain, lists)) is not DomainKind.COMPANY
-    ]
-    return check_result(len(offending), offending, ["id", "domain", "kind"])
+
+    def kind_if_not_a_company(domain: str) -> str | None:
+        kind = classify_domain(domain, lists)
+        return None if kind is DomainKind.COMPANY else kind.value
+
+    offending, samples = _companies_where(postgres, _LIVE_COMPANY_DOMAINS, kind_if_not_a_company)
+    return check_result(offending, samples, ["id", "domain", "kind"])
 
 
 @dg.asset_check(asset=companies, blocking=True, description="Every company domain of a current row has its company.")

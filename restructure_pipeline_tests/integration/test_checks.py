@@ -36,8 +36,11 @@ def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Conn
     )
     personal = _check(pipeline, "companies", "no_personal_or_disposable_company")
     assert not personal.passed and personal.metadata["problems"].value == 1
+    company_id = conn.execute("""SELECT id FROM "Company" WHERE domain = 'gmail.com'""").fetchone()[0]
+    assert personal.metadata["samples"].value == [{"id": company_id, "domain": "gmail.com", "kind": "personal"}]
     malformed = _check(pipeline, "companies", "company_domains_unique_and_well_formed")
     assert not malformed.passed and malformed.metadata["malformed_domains"].value == 1
+    assert malformed.metadata["samples"].value == [{"problem": "malformed", "domain": "Mail.Acme.COM", "detail": "cbad"}]
 
     conn.execute('DELETE FROM "Prospect" WHERE id = %s', ("c2",))
     reconciliation = _check(pipeline, "prospects", "reconciliation")
