@@ -90,12 +90,11 @@ ORDER BY n.domain
 # The names a recomputed company gives up or takes (a new company takes its name).
 _QUEUE_CHANGED_NAMES = """
 INSERT INTO restructure.pending_company_name (name)
-SELECT name FROM (
-    SELECT c.name FROM company_next n JOIN "Company" c ON c.domain = n.domain WHERE c.name IS DISTINCT FROM n.name
-    UNION
-    SELECT n.name FROM company_next n LEFT JOIN "Company" c ON c.domain = n.domain WHERE c.name IS DISTINCT FROM n.name
-) changed
-WHERE name IS NOT NULL
+SELECT DISTINCT changed.name
+FROM company_next n
+LEFT JOIN "Company" c ON c.domain = n.domain
+CROSS JOIN LATERAL (VALUES (c.name), (n.name)) AS changed (name)
+WHERE c.name IS DISTINCT FROM n.name AND changed.name IS NOT NULL
 ON CONFLICT (name) DO NOTHING
 """
 
