@@ -9,7 +9,7 @@ from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.assets.metadata import markdown_table, quarantine_by_reason, table_schema, values_too_long
 from restructure_pipeline.automation.partitions import SINGLE_RUN
 from restructure_pipeline.identity.index_limits import MAX_INDEXED_VALUE_BYTES
-from restructure_pipeline.identity.merge import resolve_by_company_name
+from restructure_pipeline.identity.merge import company_name_owners
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.identity.reasons import QuarantineReason
 from restructure_pipeline.ids import new_cuid
@@ -36,7 +36,7 @@ def prospects(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
     started = time.perf_counter()
     with postgres.connect() as conn:
         apply_migrations(conn)
-        result = write_prospects(conn, resolve_by_company_name, _clean_names, new_cuid)
+        result = write_prospects(conn, company_name_owners, _clean_names, new_cuid)
         total = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
         by_reason = quarantine_by_reason(conn)
         too_long = values_too_long(conn) if by_reason.get(QuarantineReason.VALUE_TOO_LONG) else []

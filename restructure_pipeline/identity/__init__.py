@@ -30,7 +30,7 @@ from restructure_pipeline.identity.domains import (
 )
 from restructure_pipeline.identity.emails import NormalizedEmail, normalize_email, normalize_email_column
 from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES, too_long_columns
-from restructure_pipeline.identity.merge import MERGED_COLUMNS, merge_company_attributes, resolve_by_company_name
+from restructure_pipeline.identity.merge import MERGED_COLUMNS, company_name_owners, merge_company_attributes
 from restructure_pipeline.identity.names import clean_company_name, clean_company_name_column
 from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
 from restructure_pipeline.identity.records import normalize_records
@@ -51,12 +51,12 @@ __all__ = [
     "clean_attributes",
     "clean_company_name",
     "clean_company_name_column",
+    "company_name_owners",
     "domain_column",
     "merge_company_attributes",
     "normalize_email",
     "normalize_email_column",
     "normalize_records",
     "registrable_domain",
-    "resolve_by_company_name",
     "too_long_columns",
 ]

@@ -21,9 +21,9 @@
 Everything is group_by/sort/join over the whole chunk; the number of Python
 steps is fixed by the attribute list, never by the number of domains.
 
-:func:`resolve_by_company_name` gives a person the domain of the ONE company whose
-cleaned name equals the person's cleaned company name, or null when none or
-several do.
+:func:`company_name_owners` gives each cleaned company name carried by ONE company
+its domain: a person on a personal or missing email joins the company owning their
+cleaned company name, and stays unresolved when none or several carry it.
 """
 
 from __future__ import annotations
@@ -120,17 +120,17 @@ def merge_company_attributes(records: pl.DataFrame) -> pl.DataFrame:
     return merged.select(MERGED_COLUMNS).sort("domain")
 
 
-def resolve_by_company_name(people: pl.DataFrame, companies: pl.DataFrame) -> pl.DataFrame:
-    """``record_key`` and ``resolved_domain``: the only company domain with the person's cleaned name, else null."""
-    unambiguous = (
+def company_name_owners(companies: pl.DataFrame) -> pl.DataFrame:
+    """``name_clean`` and ``domain``: each cleaned name carried by exactly ONE company domain.
+
+    A person whose cleaned company name is one of them joins that company; a name several
+    companies carry, or none, leaves the person unresolved.
+    """
+    return (
         companies.filter(pl.col("name_clean").is_not_null() & pl.col("domain").is_not_null())
         .group_by("name_clean")
-        .agg(pl.col("domain").n_unique().alias("__companies"), pl.col("domain").min().alias("resolved_domain"))
+        .agg(pl.col("domain").n_unique().alias("__companies"), pl.col("domain").min())
         .filter(pl.col("__companies") == 1)
-        .select(pl.col("name_clean").cast(pl.String), pl.col("resolved_domain").cast(pl.String))
-    )
-    return (
-        people.select("record_key", pl.col("company_name_clean").cast(pl.String))
-        .join(unambiguous, left_on="company_name_clean", right_on="name_clean", how="left", maintain_order="left")
-        .select("record_key", "resolved_domain")
+        .select(pl.col("name_clean").cast(pl.String), pl.col("domain").cast(pl.String))
+        .sort("name_clean")
     )

@@ -21,7 +21,7 @@ record:
 
 ``needs_name_resolution``: no problem and (no email, or a personal domain). These
 records join a company by cleaned company name later
-(:func:`restructure_pipeline.identity.merge.resolve_by_company_name`); when that
+(:func:`restructure_pipeline.identity.merge.company_name_owners`); when that
 fails the asset quarantines them as ``missing_email`` (no email) or
 ``personal_domain_unresolved`` (personal domain).
 

@@ -61,17 +61,28 @@ SELECT NOT EXISTS (
 # Cleaned names in question: the changed ones, then those of the people to resolve too.
 _CREATE_NAME_IN_QUESTION = "CREATE TEMP TABLE name_in_question (name_clean TEXT PRIMARY KEY) ON COMMIT DROP"
 
-# The people whose answer may differ from the last run's: queued ones, and those carrying a changed name.
+# The people whose answer may differ from the last run's: queued ones, and those carrying a
+# changed name. They stay in Postgres: only the companies' names go through Python.
 _PEOPLE_TO_RESOLVE = """
-SELECT s.source || ':' || s.source_ref AS record_key, s.source, s.source_ref, s.company_name_clean
+CREATE TEMP TABLE person_to_resolve ON COMMIT DROP AS
+SELECT s.source, s.source_ref, s.company_name_clean
 FROM restructure.source_record s
 WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
   AND s.company_name_clean IN (SELECT name_clean FROM name_in_question)
 UNION
-SELECT s.source || ':' || s.source_ref, s.source, s.source_ref, s.company_name_clean
+SELECT s.source, s.source_ref, s.company_name_clean
 FROM restructure.source_record s
 JOIN restructure.pending_key k USING ("externalSource", "externalId")
-WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
+WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution;
+ANALYZE person_to_resolve;
+"""
+
+# The companies carrying the people's own names decide their answer too.
+_PEOPLES_NAMES_IN_QUESTION = """
+INSERT INTO name_in_question (name_clean)
+SELECT DISTINCT company_name_clean FROM person_to_resolve WHERE company_name_clean IS NOT NULL
+ON CONFLICT (name_clean) DO NOTHING;
+ANALYZE name_in_question;
 """
 
 # The live companies carrying a name in question, with its cleaned form. A company's name is the
@@ -86,10 +97,19 @@ WHERE s.is_current AND s.record_problem IS NULL
   AND NOT EXISTS (SELECT 1 FROM stale_company st WHERE st.id = c.id)
 """
 
-_CREATE_RESOLUTION = """
+_CREATE_NAME_OWNER = "CREATE TEMP TABLE name_owner (name_clean TEXT PRIMARY KEY, domain TEXT NOT NULL) ON COMMIT DROP"
+
+# Each person to resolve, with the domain of the one company carrying their cleaned name (or null).
+_RESOLVE = """
 CREATE TEMP TABLE name_resolution (
     source TEXT NOT NULL, source_ref TEXT NOT NULL, resolved_domain TEXT, PRIMARY KEY (source, source_ref)
-) ON COMMIT DROP
+) ON COMMIT DROP;
+ANALYZE name_owner;
+INSERT INTO name_resolution (source, source_ref, resolved_domain)
+SELECT p.source, p.source_ref, o.domain
+FROM person_to_resolve p
+LEFT JOIN name_owner o ON o.name_clean = p.company_name_clean;
+ANALYZE name_resolution;
 """
 
 # The identities to recompute: queued ones, and the people resolved again by name. A table
@@ -235,19 +255,20 @@ class ProspectWriteResult:
 
 def write_prospects(
     conn: psycopg.Connection,
-    resolve: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    name_owners: Callable[[pl.DataFrame], pl.DataFrame],
     clean_names: Callable[[pl.DataFrame], pl.DataFrame],
     new_id: Callable[[], str],
 ) -> ProspectWriteResult:
     """Recompute queued prospects and those whose company name changed, and the quarantine, in one transaction.
 
-    ``clean_names`` maps a frame with ``name`` to one with ``name_clean`` added; ``resolve``
-    is the cleaned-name rule: (people, companies) -> (record_key, resolved_domain).
+    ``clean_names`` maps a frame with ``name`` to one with ``name_clean`` added; ``name_owners``
+    is the cleaned-name rule: companies (domain, name_clean) -> the names that resolve
+    (name_clean, domain). A person joins the company that owns their cleaned name.
     """
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_STALE_COMPANIES)
-        resolution = _resolve_by_name(conn, resolve, clean_names)
+        resolved_by_name = _resolve_by_name(conn, name_owners, clean_names)
 
         conn.execute(_RECOMPUTE_KEYS)
         with _hash_joins_if_many_keys(conn):
@@ -294,18 +315,18 @@ def write_prospects(
         inserted_or_updated=written,
         deleted=deleted,
         companies_retired=retired,
-        resolved_by_name=int(resolution["resolved_domain"].is_not_null().sum()),
+        resolved_by_name=resolved_by_name,
         quarantined=quarantined,
     )
 
 
 def _resolve_by_name(
     conn: psycopg.Connection,
-    resolve: Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame],
+    name_owners: Callable[[pl.DataFrame], pl.DataFrame],
     clean_names: Callable[[pl.DataFrame], pl.DataFrame],
-) -> pl.DataFrame:
+) -> int:
     """Resolve again the people whose answer may have changed, into ``name_resolution``; returns
-    them as (record_key, source, source_ref, resolved_domain)."""
+    how many of them found their company."""
     if conn.execute(_EVERYONE_BY_NAME_QUEUED).fetchone()[0]:
         changed_names = pl.DataFrame(schema={"name_clean": pl.Utf8})
     else:
@@ -314,24 +335,13 @@ def _resolve_by_name(
     conn.execute(_CREATE_NAME_IN_QUESTION)
     copy_frame(conn, sql.Identifier("name_in_question"), changed_names)
     conn.execute("ANALYZE name_in_question")
-    people = fetch_frame(
-        conn,
-        _PEOPLE_TO_RESOLVE,
-        schema={"record_key": pl.Utf8, "source": pl.Utf8, "source_ref": pl.Utf8, "company_name_clean": pl.Utf8},
-    )
-    # The companies carrying the people's own names decide their answer too.
-    peoples_names = people.select(name_clean="company_name_clean").drop_nulls().unique()
-    copy_frame(conn, sql.Identifier("name_in_question"), peoples_names.join(changed_names, on="name_clean", how="anti"))
-    conn.execute("ANALYZE name_in_question")
+    conn.execute(_PEOPLE_TO_RESOLVE)
+    conn.execute(_PEOPLES_NAMES_IN_QUESTION)
     companies = fetch_frame(conn, _COMPANIES_BY_NAME, schema={"domain": pl.Utf8, "name_clean": pl.Utf8})
-    resolved = resolve(people.select("record_key", "company_name_clean"), companies)
-    resolution = people.select("record_key", "source", "source_ref").join(
-        resolved.select("record_key", "resolved_domain"), on="record_key", how="left"
-    )
-    conn.execute(_CREATE_RESOLUTION)
-    copy_frame(conn, sql.Identifier("name_resolution"), resolution.select("source", "source_ref", "resolved_domain"))
-    conn.execute("ANALYZE name_resolution")
-    return resolution
+    conn.execute(_CREATE_NAME_OWNER)
+    copy_frame(conn, sql.Identifier("name_owner"), name_owners(companies).select("name_clean", "domain"))
+    conn.execute(_RESOLVE)
+    return conn.execute("SELECT count(resolved_domain) FROM name_resolution").fetchone()[0]
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import psycopg
 
-from restructure_pipeline.identity.merge import resolve_by_company_name
+from restructure_pipeline.identity.merge import company_name_owners
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.ids import new_cuid
 from restructure_pipeline.sample_data import (
@@ -255,14 +255,14 @@ def test_changed_company_names_are_looked_up_only_when_someone_joining_by_name_i
     # A full refresh queues everyone: a queued name concerns nobody who is not resolved anyway.
     queue_everything(conn)
     conn.execute("INSERT INTO restructure.pending_company_name (name) VALUES ('Acme')")
-    write_prospects(conn, resolve_by_company_name, clean_names, new_cuid)
+    write_prospects(conn, company_name_owners, clean_names, new_cuid)
     assert names_cleaned == []
     assert _linked_by_name(conn) == {"ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved"}
 
     # One person queued: Gus is resolved again through the changed name.
     conn.execute("""INSERT INTO restructure.pending_key ("externalSource", "externalId") VALUES ('crm', 'ext-g2')""")
     conn.execute("INSERT INTO restructure.pending_company_name (name) VALUES ('Acme')")
-    result = write_prospects(conn, resolve_by_company_name, clean_names, new_cuid)
+    result = write_prospects(conn, company_name_owners, clean_names, new_cuid)
     assert names_cleaned == [["Acme"]]
     assert result.recomputed == 1  # Gus: Gil is queued but still has no company
     assert _linked_by_name(conn) == {"ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved"}

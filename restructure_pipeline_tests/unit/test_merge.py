@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from restructure_pipeline.identity.merge import MERGED_COLUMNS, merge_company_attributes, resolve_by_company_name
+from restructure_pipeline.identity.merge import MERGED_COLUMNS, company_name_owners, merge_company_attributes
 
 SCHEMA: dict[str, pl.DataType] = {
     "domain": pl.String(),
@@ -220,33 +220,27 @@ def test_merge_is_order_independent_under_any_row_permutation(rows: list[dict[st
     assert merge_company_attributes(frame[order]).equals(merge_company_attributes(frame))
 
 
-def test_company_name_resolves_to_the_unique_company() -> None:
-    people = pl.DataFrame({"record_key": ["p1", "p2"], "company_name_clean": ["acme", "beta"]})
-    companies = pl.DataFrame({"domain": ["acme.com", "beta.io"], "name_clean": ["acme", "beta"]})
-    assert resolve_by_company_name(people, companies).rows() == [("p1", "acme.com"), ("p2", "beta.io")]
+def test_a_cleaned_name_carried_by_one_company_is_owned_by_it() -> None:
+    companies = pl.DataFrame({"domain": ["beta.io", "acme.com"], "name_clean": ["beta", "acme"]})
+    assert company_name_owners(companies).rows() == [("acme", "acme.com"), ("beta", "beta.io")]
 
 
-def test_ambiguous_cleaned_name_is_unresolved() -> None:
-    people = pl.DataFrame({"record_key": ["p1"], "company_name_clean": ["acme"]})
-    companies = pl.DataFrame({"domain": ["acme.com", "acme.de"], "name_clean": ["acme", "acme"]})
-    assert resolve_by_company_name(people, companies).rows() == [("p1", None)]
+def test_an_ambiguous_cleaned_name_has_no_owner() -> None:
+    companies = pl.DataFrame({"domain": ["acme.com", "acme.de", "beta.io"], "name_clean": ["acme", "acme", "beta"]})
+    assert company_name_owners(companies).rows() == [("beta", "beta.io")]
 
 
-def test_unknown_or_missing_cleaned_name_is_unresolved() -> None:
-    people = pl.DataFrame({"record_key": ["p1", "p2"], "company_name_clean": ["nobody", None]})
-    companies = pl.DataFrame({"domain": ["acme.com", "x.com"], "name_clean": ["acme", None]})
-    assert resolve_by_company_name(people, companies).rows() == [("p1", None), ("p2", None)]
+def test_missing_names_and_domains_own_nothing() -> None:
+    companies = pl.DataFrame({"domain": ["x.com", None], "name_clean": [None, "acme"]})
+    assert company_name_owners(companies).is_empty()
 
 
 def test_same_company_listed_twice_is_not_ambiguous() -> None:
-    people = pl.DataFrame({"record_key": ["p1"], "company_name_clean": ["acme"]})
     companies = pl.DataFrame({"domain": ["acme.com", "acme.com"], "name_clean": ["acme", "acme"]})
-    assert resolve_by_company_name(people, companies).rows() == [("p1", "acme.com")]
+    assert company_name_owners(companies).rows() == [("acme", "acme.com")]
 
 
-def test_resolution_keeps_every_person_in_order() -> None:
-    people = pl.DataFrame({"record_key": [f"p{index}" for index in range(50)], "company_name_clean": ["acme", "zzz"] * 25})
-    companies = pl.DataFrame({"domain": ["acme.com"], "name_clean": ["acme"]})
-    result = resolve_by_company_name(people, companies)
-    assert result.get_column("record_key").to_list() == people.get_column("record_key").to_list()
-    assert result.get_column("resolved_domain").to_list() == ["acme.com", None] * 25
+def test_owners_of_no_companies_is_an_empty_frame_with_the_columns() -> None:
+    owners = company_name_owners(pl.DataFrame(schema={"domain": pl.String, "name_clean": pl.String}))
+    assert owners.schema == pl.Schema({"name_clean": pl.String, "domain": pl.String})
+    assert owners.is_empty()

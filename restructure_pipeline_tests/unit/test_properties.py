@@ -14,8 +14,8 @@ from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MA
 from restructure_pipeline.identity.merge import (
     EMPLOYEE_SIZE_GROUP,
     LOCATION_GROUP,
+    company_name_owners,
     merge_company_attributes,
-    resolve_by_company_name,
 )
 from restructure_pipeline.identity.records import normalize_records
 
@@ -81,17 +81,13 @@ def test_merge_is_order_independent_and_groups_come_from_one_row(records: list[d
 )
 def test_name_resolution_is_all_or_nothing_and_order_independent(companies: list, people: list) -> None:
     companies_frame = pl.DataFrame(companies, schema={"name_clean": pl.String, "domain": pl.String}, orient="row")
-    people_frame = pl.DataFrame(
-        {"record_key": [f"p{i}" for i in range(len(people))], "company_name_clean": people},
-        schema={"record_key": pl.String, "company_name_clean": pl.String},
-    )
-    resolved = resolve_by_company_name(people_frame, companies_frame)
-    reversed_companies = resolve_by_company_name(people_frame, companies_frame.reverse())
-    assert resolved.equals(reversed_companies)
-    for record_key, name in zip(people_frame["record_key"], people_frame["company_name_clean"]):
+    owners = company_name_owners(companies_frame)
+    assert owners.equals(company_name_owners(companies_frame.reverse()))
+    owner_of = dict(owners.iter_rows())
+    for name in people:
         domains = {domain for company_name, domain in companies if company_name == name and name is not None}
         expected = next(iter(domains)) if len(domains) == 1 else None
-        assert resolved.filter(pl.col("record_key") == record_key)["resolved_domain"][0] == expected
+        assert owner_of.get(name) == expected
 
 
 @settings(max_examples=60, deadline=None)
