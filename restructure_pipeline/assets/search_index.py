@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
-import polars as pl
 import psycopg
-from psycopg import sql
 from opensearchpy import OpenSearch
+from psycopg import sql
 
 from restructure_pipeline.assets.metadata import markdown_table
 from restructure_pipeline.assets.view import company_prospect_view
@@ -26,7 +25,6 @@ from restructure_pipeline.search_index.bulk import BulkPolicy
 from restructure_pipeline.search_index.indices import (
     apply_changes,
     delete_orphaned_versions,
-    ids_matching,
     indexed_values,
     live_indices,
     rebuild_index,
@@ -93,27 +91,25 @@ def _changes(
     columns), each changed prospect's own row, and the company-only row of the companies a
     prospect joined or left (a company has one exactly while it has no prospect). The
     documents are streamed, not held: a changed large company alone has tens of thousands.
+    Only the ids the outbox names are held, so memory follows the drop, not the companies.
     """
     if definition.logical_name in ("companies", "prospects"):
         ids = companies if definition.logical_name == "companies" else prospects
         condition, params = sql.SQL("id = ANY(%s)"), (ids,)
-        wanted = search_sync.document_ids_where(conn, definition, condition, params)
-        candidates = pl.Series("id", ids, dtype=pl.Utf8)
+        candidates = ids
     else:
         left = indexed_values(client, alias, "company_id", prospects)  # a prospect row's id is the prospect id
-        joined_or_left = (set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies)
+        joined_or_left = sorted((set(search_sync.companies_of_prospects(conn, prospects)) | set(left.values())) - set(companies))
         condition = sql.SQL(
             "company_id = ANY(%s) OR prospect_id = ANY(%s) OR (prospect_id IS NULL AND company_id = ANY(%s))"
         )
-        params = (companies, prospects, sorted(joined_or_left))
-        wanted = search_sync.document_ids_where(conn, definition, condition, params)
-        indexed = ids_matching(client, alias, "company_id", companies)
-        candidates = pl.concat([indexed, pl.Series("id", [*prospects, *joined_or_left], dtype=pl.Utf8)])
-    # Ids as columns, not Python sets: a changed large company repeats in millions of view rows at 10M.
-    gone = candidates.unique().to_frame("id").join(wanted.to_frame("id"), on="id", how="anti")
-    deletes = gone["id"].sort().to_list()
+        params = (companies, prospects, joined_or_left)
+        # Every document a change can remove has one of these ids: a prospect that was deleted or left its
+        # company is in the outbox itself, and a company-only row has its company's id.
+        candidates = [*companies, *prospects, *joined_or_left]
+    deletes = sorted(set(candidates) - set(search_sync.existing_document_ids(conn, definition, candidates)))
     upserts = search_sync.iter_documents_where(conn, definition, condition, params, _STREAM_ROWS)
-    return _Changes(upserts, wanted.len(), deletes)
+    return _Changes(upserts, search_sync.count_where(conn, definition, condition, params), deletes)
 
 
 def _apply_outbox(

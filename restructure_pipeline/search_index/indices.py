@@ -19,10 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import polars as pl
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
-from opensearchpy.helpers import scan
 
 from restructure_pipeline.search_index.bulk import BulkPolicy, BulkStats, bulk_write
 from restructure_pipeline.search_index.mappings import IndexDefinition
@@ -224,18 +222,6 @@ def apply_changes(
         raise
     deleted = _delete_superseded(client, alias, index, [previous])
     return UpdateResult(index, previous, deleted, documents, stats, clone_seconds)
-
-
-def ids_matching(client: OpenSearch, alias: str, field: str, values: Sequence[str]) -> pl.Series:
-    """Ids of the documents whose ``field`` is one of ``values`` (scrolled, any number of hits), as a
-    column: a drop that changes the largest companies matches millions of view documents."""
-    pages: list[pl.Series] = []
-    for start in range(0, len(values), 1_000):
-        query = {"query": {"terms": {field: list(values[start:start + 1_000])}}, "_source": False}
-        hits = scan(client, query=query, index=alias, size=1_000)
-        while page := [hit["_id"] for hit in itertools.islice(hits, 10_000)]:
-            pages.append(pl.Series("id", page, dtype=pl.Utf8))
-    return pl.concat(pages).unique() if pages else pl.Series("id", [], dtype=pl.Utf8)
 
 
 def indexed_values(client: OpenSearch, alias: str, field: str, ids: Sequence[str]) -> dict[str, str]:

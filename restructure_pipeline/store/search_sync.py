@@ -12,14 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from restructure_pipeline.search_index.documents import checked_document_id, document_id_sql, document_query
 from restructure_pipeline.search_index.mappings import IndexDefinition
-from restructure_pipeline.store.bulk import fetch_frame
 
 # Serializes index writers (rebuilds and incremental updates), whatever the run queue does.
 SEARCH_LOCK_KEY = 0x5245_5358
@@ -88,13 +86,24 @@ def iter_documents_where(
             yield checked_document_id(definition, doc_id), source
 
 
-def document_ids_where(
-    conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence
-) -> pl.Series:
-    """The document ids of the rows matching ``condition``: what :func:`iter_documents_where` will
-    yield (and check). A column, not Python strings: a drop can change millions of view rows."""
-    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(document_id_sql(definition), SOURCE_RELATIONS[definition.logical_name], condition)
-    return fetch_frame(conn, query, {"id": pl.Utf8}, params)["id"]
+def count_where(conn: psycopg.Connection, definition: IndexDefinition, condition: sql.Composable, params: Sequence) -> int:
+    """How many documents :func:`iter_documents_where` yields for ``condition``."""
+    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(SOURCE_RELATIONS[definition.logical_name], condition)
+    return conn.execute(query, params).fetchone()[0]
+
+
+def existing_document_ids(conn: psycopg.Connection, definition: IndexDefinition, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` that are the document id of a row, found through the source's id indexes."""
+    id_field = sql.Identifier(definition.id_field)
+    condition = sql.SQL("{} = ANY(%(ids)s)").format(id_field)
+    if definition.fallback_id_field is not None:
+        condition = sql.SQL("{} OR ({} IS NULL AND {} = ANY(%(ids)s))").format(
+            condition, id_field, sql.Identifier(definition.fallback_id_field)
+        )
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        document_id_sql(definition), SOURCE_RELATIONS[definition.logical_name], condition
+    )
+    return [doc_id for (doc_id,) in conn.execute(query, {"ids": list(ids)})]
 
 
 def sample_rows(conn: psycopg.Connection, logical_name: str, size: int) -> list[dict]:

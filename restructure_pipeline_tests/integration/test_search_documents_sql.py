@@ -14,7 +14,8 @@ from restructure_pipeline.search_index.documents import to_document
 from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS
 from restructure_pipeline.store.search_sync import (
     SOURCE_RELATIONS,
-    document_ids_where,
+    count_where,
+    existing_document_ids,
     iter_documents,
     iter_documents_where,
 )
@@ -61,17 +62,30 @@ def test_sql_documents_equal_to_document(conn: psycopg.Connection) -> None:
     assert set(built) == {"p1", "c2"}  # the view: a prospect's row by prospect id, a lone company's by company id
 
 
-def test_documents_where_selects_by_id_and_streams_what_the_id_query_promises(conn: psycopg.Connection) -> None:
+def test_documents_where_selects_by_id_and_counts_what_it_streams(conn: psycopg.Connection) -> None:
     _load_tricky_rows(conn)
     condition, params = sql.SQL("id = ANY(%s)"), (["c2", "missing"],)
     companies = next(d for d in INDEX_DEFINITIONS if d.logical_name == "companies")
     with conn.transaction():  # the named cursor lives in a transaction
         found = list(iter_documents_where(conn, companies, condition, params, 1))
     assert [(doc_id, json.loads(source)["domain"]) for doc_id, source in found] == [("c2", "empty.example")]
-    assert document_ids_where(conn, companies, condition, params).to_list() == ["c2"]
+    assert count_where(conn, companies, condition, params) == 1
 
     view = next(d for d in INDEX_DEFINITIONS if d.logical_name == "company_prospect_view")
     everything = sql.SQL("TRUE")
     with conn.transaction():
         streamed = {doc_id for doc_id, _ in iter_documents_where(conn, view, everything, (), 1)}
-    assert set(document_ids_where(conn, view, everything, ())) == streamed == {"p1", "c2"}  # ids fall back to the company's
+    assert streamed == {"p1", "c2"}
+    assert count_where(conn, view, everything, ()) == 2
+
+
+def test_existing_document_ids_are_the_ids_rows_have_and_fall_back_to_the_company_id(conn: psycopg.Connection) -> None:
+    _load_tricky_rows(conn)
+    companies, prospects, view = (
+        next(d for d in INDEX_DEFINITIONS if d.logical_name == name) for name in ("companies", "prospects", "company_prospect_view")
+    )
+    asked = ["c1", "c2", "p1", "missing"]
+    assert sorted(existing_document_ids(conn, companies, asked)) == ["c1", "c2"]
+    assert existing_document_ids(conn, prospects, asked) == ["p1"]
+    # c1 has a prospect, so its view rows are the prospect's (p1); c2 has none and keeps its company-only row.
+    assert sorted(existing_document_ids(conn, view, asked)) == ["c2", "p1"]
