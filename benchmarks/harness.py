@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -234,6 +235,18 @@ def benchmark_services(keep: bool) -> Iterator[tuple[object, object, Path]]:
                 except Exception:
                     logger.exception("could not stop a benchmark service")
             shutil.rmtree(state, ignore_errors=True)
+
+
+def code_version() -> str:
+    """The commit the benchmarked code comes from (``git describe``, ``-dirty`` with local changes)."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, check=True, timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return described.stdout.strip()
 
 
 def machine_info(database_url: str, client, node) -> dict:
@@ -534,6 +547,7 @@ def run_benchmark(
             seed=seed,
             drop_rows=drop_rows,
             queries_repeat=queries_repeat,
+            code_version=code_version(),
             machine=machine,
             setup=setup,
             full_refresh_steps=full_steps,

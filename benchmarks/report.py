@@ -27,7 +27,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 POSTGRES_STAGES: tuple[str, ...] = ("customer_extract", "companies", "prospects", "company_prospect_view")
 OPENSEARCH_STAGES: tuple[str, ...] = (
@@ -261,6 +261,7 @@ def build_report(
     seed: int,
     drop_rows: int,
     queries_repeat: int,
+    code_version: str,
     machine: Mapping,
     setup: Mapping,
     full_refresh_steps: Mapping[str, float],
@@ -297,6 +298,7 @@ def build_report(
         "seed": seed,
         "drop_rows": drop_rows,
         "queries_repeat": queries_repeat,
+        "code_version": code_version,
         "started_at": started_at,
         "finished_at": finished_at,
         "duration_seconds": round(duration_seconds, 1),
@@ -360,7 +362,7 @@ def render_markdown(report: Mapping) -> str:
         f"# Benchmark: {report['rows']:,} legacy customers",
         "",
         (f"Seed {report['seed']}, drop of {report['drop_rows']:,} rows, queries timed {report['queries_repeat']} times "
-        f"each. Run {report['started_at']} to {report['finished_at']} ({_fmt(report['duration_seconds'], 0)} s in all). "
+        f"each, code {report['code_version']}. Run {report['started_at']} to {report['finished_at']} ({_fmt(report['duration_seconds'], 0)} s in all). "
         "Every ratio comes from this one run on this machine."),
         "",
         "## Machine",

@@ -55,8 +55,9 @@ def test_report_is_written_as_json_and_markdown(bench: tuple[dict, Path]) -> Non
 
 
 def test_report_names_the_run_and_the_machine(bench: tuple[dict, Path]) -> None:
-    report, _ = bench
+    report, out_dir = bench
     assert report["rows"] == ROWS and report["drop_rows"] == ROWS // 100
+    assert report["code_version"] and f"code {report['code_version']}." in (out_dir / f"benchmark-{ROWS}.md").read_text()
     machine = report["machine"]
     for key in ("cpu_model", "logical_cores", "memory_gb", "python", "postgres", "opensearch"):
         assert machine[key], key

@@ -76,7 +76,7 @@ def _report(rows: int = 1_000_000, *, peak_full: float = 500.0, query: dict | No
     drop_steps = {stage: 0.1 for stage in STAGES}
     outputs_rows = {stage: 100 for stage in STAGES}
     return build_report(
-        rows=rows, seed=42, drop_rows=rows // 100, queries_repeat=3,
+        rows=rows, seed=42, drop_rows=rows // 100, queries_repeat=3, code_version="abc1234-dirty",
         machine={"cpu_model": "test cpu", "logical_cores": 2},
         setup={"generate_and_load_seconds": 1.5},
         full_refresh_steps=full_steps,
@@ -198,6 +198,7 @@ def test_json_round_trips_and_markdown_mentions_everything() -> None:
     assert "| prospects_of_company_by_domain |" in markdown and "SELECT 2" in markdown
     assert "**met**" in markdown and "**missed**" in markdown
     assert "test cpu" in markdown
+    assert "code abc1234-dirty." in markdown
 
 
 def test_a_read_of_several_statements_is_listed_in_order_and_round_trips() -> None:
