@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -210,6 +211,29 @@ def _prepare_in_child(database_url: str, rows: int, seed: int, drop_rows: int, d
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(prepare_legacy_data, database_url, rows, seed, drop_rows, str(drop_path)).result()
+
+
+class Progress:
+    """What a run has measured so far, rewritten to ``benchmark-<rows>.partial.json`` after each
+    phase: a run stopped before its report (10M rows take over three hours) still leaves its
+    numbers. The report replaces it."""
+
+    def __init__(self, path: Path, header: dict) -> None:
+        self.path = path
+        self._data = {**header, "phases": {}}
+        self._write()
+
+    def record(self, phase: str, value: object) -> None:
+        self._data["phases"][phase] = value
+        self._write()
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _write(self) -> None:
+        written = self.path.with_name(self.path.name + ".tmp")
+        written.write_text(json.dumps(self._data, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(written, self.path)  # never a half-written file
 
 
 # --------------------------------------------------------------------------- services
@@ -478,6 +502,12 @@ def run_benchmark(
         machine = machine_info(database_url, client, node)
         logger.info("Warming up OpenSearch ...")
         setup.update(baselines.warm_up_opensearch(database_url, client, min(rows, WARM_UP_DOCUMENTS)))
+        version = code_version()
+        progress = Progress(
+            partial_report_path(out_dir, rows),
+            {"rows": rows, "seed": seed, "code_version": version, "started_at": started_at, "machine": machine,
+             "setup": setup},
+        )
         definitions = build_definitions(
             {
                 "postgres": PostgresResource(database_url=database_url),
@@ -500,6 +530,7 @@ def run_benchmark(
                 instance,
             )
             outputs = _output_counts(database_url)
+            progress.record("full_refresh", {"steps": full_steps, "outputs": full_outputs, "run": full_run, "tables": outputs})
             indexed = sum(full_outputs.get(stage) or 0 for stage in OPENSEARCH_STAGES)
             if indexed != outputs["opensearch_documents"]:
                 raise BenchmarkError(f"the index stages report {indexed} documents, Postgres has "
@@ -517,18 +548,22 @@ def run_benchmark(
                 service_pids,
                 instance,
             )
+            progress.record("ingest_drop", {"steps": drop_steps, "outputs": drop_outputs, "run": drop_run})
         finally:
             instance.dispose()
 
         logger.info("Baseline (a): COPY into a bare table ...")
         copies = baselines.copy_into_bare_table(database_url)
+        progress.record("copy_baselines", copies)
         sql_variants = {}
         for variant in ("after_loading", "in_place"):
             logger.info("Baseline (b): pure-SQL restructure, indexes %s ...", variant.replace("_", " "))
             sql_variants[f"indexes_{variant}"] = baselines.sql_restructure(database_url, indexes=variant)
+            progress.record("sql_restructure", sql_variants)
         baselines.drop_baseline_schema(database_url)
         logger.info("Baseline (c): raw streaming_bulk ...")
         bulk = baselines.raw_bulk(database_url, client)
+        progress.record("raw_bulk", bulk)
         logger.info("Baseline (d): seed queries, %d runs each ...", queries_repeat)
         baselines.analyze_for_queries(database_url)
         _, measured = baselines.query_latencies(database_url, queries_repeat)
@@ -547,7 +582,7 @@ def run_benchmark(
             seed=seed,
             drop_rows=drop_rows,
             queries_repeat=queries_repeat,
-            code_version=code_version(),
+            code_version=version,
             machine=machine,
             setup=setup,
             full_refresh_steps=full_steps,
@@ -578,12 +613,17 @@ def run_benchmark(
     json_path, markdown_path = report_paths(out_dir, rows)
     json_path.write_text(render_json(report), encoding="utf-8")
     markdown_path.write_text(render_markdown(report), encoding="utf-8")
+    progress.discard()
     logger.info("Report written to %s and %s", json_path, markdown_path)
     return report
 
 
 def report_paths(out_dir: Path, rows: int) -> tuple[Path, Path]:
     return Path(out_dir) / f"benchmark-{rows}.json", Path(out_dir) / f"benchmark-{rows}.md"
+
+
+def partial_report_path(out_dir: Path, rows: int) -> Path:
+    return Path(out_dir) / f"benchmark-{rows}.partial.json"
 
 
 # --------------------------------------------------------------------------- command line

@@ -45,6 +45,7 @@ def _positive(value: object) -> bool:
 def test_report_is_written_as_json_and_markdown(bench: tuple[dict, Path]) -> None:
     report, out_dir = bench
     assert json.loads((out_dir / f"benchmark-{ROWS}.json").read_text()) == report
+    assert not (out_dir / f"benchmark-{ROWS}.partial.json").exists()  # the report replaced it
     markdown = (out_dir / f"benchmark-{ROWS}.md").read_text()
     for stage in STAGES:
         assert f"| {stage} |" in markdown
