@@ -11,8 +11,7 @@ from restructure_pipeline.resources import PostgresResource
 # Joins, not EXISTS per row: each join partner is unique (a prospect per identity, a
 # quarantine row per staged row, a current row per identity), so the planner hashes the
 # tables once instead of probing them for each of ten million rows.
-_ACCOUNTING = """
-CREATE TEMP TABLE row_accounting ON COMMIT DROP AS
+_STAGED_ROWS = """
 SELECT s.source, s.source_ref, s.is_current, s."externalSource", s."externalId",
        p.id IS NOT NULL AS has_prospect,
        q.source IS NOT NULL AS quarantined,
@@ -29,21 +28,28 @@ LEFT JOIN (
 ) current_version ON current_version."externalSource" = s."externalSource" AND current_version."externalId" = s."externalId"
 """
 
-_TOTALS = """
+_ACCOUNTED = """(
+    (is_current AND has_prospect <> quarantined)
+    OR (NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
+)"""
+
+# One pass over the staged rows, nothing materialized: ten million rows are only counted.
+_TOTALS = f"""
 SELECT count(*),
        count(*) FILTER (WHERE is_current AND has_prospect AND NOT quarantined),
        count(*) FILTER (WHERE quarantined),
-       count(*) FILTER (WHERE NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
-FROM row_accounting
+       count(*) FILTER (WHERE NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined)),
+       count(*) FILTER (WHERE NOT {_ACCOUNTED})
+FROM ({_STAGED_ROWS}) staged
 """
 
-_UNACCOUNTED = """
-SELECT source, source_ref, "externalSource", "externalId", is_current, has_prospect, quarantined
-FROM row_accounting
-WHERE NOT (
-    (is_current AND has_prospect <> quarantined)
-    OR (NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
-)
+# Read again only when some row is unaccounted, for the samples.
+_UNACCOUNTED = f"""
+SELECT source, source_ref, "externalSource", "externalId"
+FROM ({_STAGED_ROWS}) staged
+WHERE NOT {_ACCOUNTED}
+ORDER BY source, source_ref
+LIMIT %s
 """
 
 # A prospect with no current, unquarantined source row came from nowhere.
@@ -56,6 +62,10 @@ WHERE NOT EXISTS (
                       WHERE q.source = s.source AND q.source_ref = s.source_ref)
 )
 """
+
+_COUNT_ORPHAN_PROSPECTS = f"SELECT count(*) FROM ({_ORPHAN_PROSPECTS}) orphan"
+
+_SAMPLE_ORPHAN_PROSPECTS = f"{_ORPHAN_PROSPECTS} ORDER BY p.id LIMIT %s"
 
 _INVALID_COMPANY_LINKS = """
 SELECT p.id, p."companyId", 'company does not exist' FROM "Prospect" p
@@ -80,22 +90,25 @@ WHERE NOT EXISTS (SELECT 1 FROM restructure.source_record s
 )
 def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn, conn.transaction():
-        conn.execute(_ACCOUNTING)
-        input_rows, prospect_rows, quarantined_rows, superseded_rows = conn.execute(_TOTALS).fetchone()
-        unaccounted = conn.execute(_UNACCOUNTED).fetchall()
-        orphans = conn.execute(_ORPHAN_PROSPECTS).fetchall()
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # every count sees one moment
+        input_rows, prospect_rows, quarantined_rows, superseded_rows, unaccounted = conn.execute(_TOTALS).fetchone()
+        orphans = conn.execute(_COUNT_ORPHAN_PROSPECTS).fetchone()[0]
         prospect_count = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
-    problems = len(unaccounted) + len(orphans) + abs(prospect_count - prospect_rows)
-    samples = [("unaccounted row", *row[:4]) for row in unaccounted[:SAMPLE_ROWS]] + [
-        ("prospect without a source row", *row) for row in orphans[:SAMPLE_ROWS]
-    ]
+        samples = [("unaccounted row", *row, None) for row in conn.execute(_UNACCOUNTED, (SAMPLE_ROWS,))] if unaccounted else []
+        if orphans:
+            samples += [
+                ("prospect without a source row", None, None, external_source, external_id, prospect_id)
+                for prospect_id, external_source, external_id in conn.execute(_SAMPLE_ORPHAN_PROSPECTS, (SAMPLE_ROWS,))
+            ]
+    problems = unaccounted + orphans + abs(prospect_count - prospect_rows)
     return check_result(
-        problems, samples, ["problem", "source or id", "ref or externalSource", "externalSource or externalId"],
+        problems, samples, ["problem", "source", "source_ref", "externalSource", "externalId", "prospect id"],
         input_rows=input_rows,
         prospect_rows=prospect_rows,
         quarantined_rows=quarantined_rows,
         superseded_rows=superseded_rows,
-        unaccounted_rows=len(unaccounted),
+        unaccounted_rows=unaccounted,
+        prospects_without_source_row=orphans,
         prospects=prospect_count,
         balanced=input_rows == prospect_rows + quarantined_rows + superseded_rows,
     )

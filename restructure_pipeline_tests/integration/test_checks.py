@@ -43,8 +43,18 @@ def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Conn
     assert malformed.metadata["samples"].value == [{"problem": "malformed", "domain": "Mail.Acme.COM", "detail": "cbad"}]
 
     conn.execute('DELETE FROM "Prospect" WHERE id = %s', ("c2",))
+    conn.execute(
+        """INSERT INTO "Prospect" (id, email, "companyId", "externalSource", "externalId", "updatedAt")
+           SELECT 'p-made-up', 'eve@acme.com', id, 'test', 'nowhere', now() FROM "Company" LIMIT 1"""
+    )
     reconciliation = _check(pipeline, "prospects", "reconciliation")
-    assert not reconciliation.passed and reconciliation.metadata["unaccounted_rows"].value == 1
+    assert not reconciliation.passed
+    assert reconciliation.metadata["unaccounted_rows"].value == 1
+    assert reconciliation.metadata["prospects_without_source_row"].value == 1
+    external_id = conn.execute("""SELECT "externalId" FROM restructure.source_record WHERE customer_id = 'c2'""").fetchone()[0]
+    unaccounted, made_up = reconciliation.metadata["samples"].value
+    assert (unaccounted["problem"], unaccounted["externalId"], unaccounted["prospect id"]) == ("unaccounted row", external_id, None)
+    assert (made_up["problem"], made_up["externalId"], made_up["prospect id"]) == ("prospect without a source row", "nowhere", "p-made-up")
 
     stale = _check(pipeline, "company_prospect_view", "view_matches_join")
     assert not stale.passed
