@@ -11,7 +11,8 @@ from restructure_pipeline.resources import PostgresResource
 # Joins, not EXISTS per row: each join partner is unique (a prospect per identity, a
 # quarantine row per staged row, a current row per identity), so the planner hashes the
 # tables once instead of probing them for each of ten million rows.
-_STAGED_ROWS = """
+_ACCOUNTING = """
+CREATE TEMP TABLE row_accounting ON COMMIT DROP AS
 SELECT s.source, s.source_ref, s.is_current, s."externalSource", s."externalId",
        p.id IS NOT NULL AS has_prospect,
        q.source IS NOT NULL AS quarantined,
@@ -33,20 +34,20 @@ _ACCOUNTED = """(
     OR (NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined))
 )"""
 
-# One pass over the staged rows, nothing materialized: ten million rows are only counted.
+# Counting in one pass over the joins, without this table, was slower (17.5 s against 14.6 s at
+# 2M rows, three alternating runs each) than writing the table and counting from it.
 _TOTALS = f"""
 SELECT count(*),
        count(*) FILTER (WHERE is_current AND has_prospect AND NOT quarantined),
        count(*) FILTER (WHERE quarantined),
        count(*) FILTER (WHERE NOT is_current AND NOT quarantined AND (has_prospect OR identity_quarantined)),
        count(*) FILTER (WHERE NOT {_ACCOUNTED})
-FROM ({_STAGED_ROWS}) staged
+FROM row_accounting
 """
 
-# Read again only when some row is unaccounted, for the samples.
 _UNACCOUNTED = f"""
 SELECT source, source_ref, "externalSource", "externalId"
-FROM ({_STAGED_ROWS}) staged
+FROM row_accounting
 WHERE NOT {_ACCOUNTED}
 ORDER BY source, source_ref
 LIMIT %s
@@ -90,7 +91,8 @@ WHERE NOT EXISTS (SELECT 1 FROM restructure.source_record s
 )
 def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn, conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # every count sees one moment
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # every count sees one moment
+        conn.execute(_ACCOUNTING)
         input_rows, prospect_rows, quarantined_rows, superseded_rows, unaccounted = conn.execute(_TOTALS).fetchone()
         orphans = conn.execute(_COUNT_ORPHAN_PROSPECTS).fetchone()[0]
         prospect_count = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
