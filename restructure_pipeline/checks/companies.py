@@ -7,7 +7,7 @@ import polars as pl
 from psycopg import sql
 
 from restructure_pipeline.assets.companies import companies
-from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result
+from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result, count_and_samples
 from restructure_pipeline.identity.domains import classify_domain, registrable_domain
 from restructure_pipeline.identity.reasons import DomainKind
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
@@ -60,16 +60,16 @@ def _companies_where(
 )
 def company_domains_unique_and_well_formed(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
-        duplicates = conn.execute(_DUPLICATE_DOMAINS).fetchall()
+        duplicates, duplicate_samples = count_and_samples(conn, _DUPLICATE_DOMAINS)
     malformed, samples = _companies_where(
         postgres, _ALL_COMPANY_DOMAINS, lambda domain: registrable_domain(domain) != domain or not domain.isascii()
     )
     return check_result(
-        len(duplicates) + malformed,
-        [("duplicate", domain, count) for domain, count in duplicates]
+        duplicates + malformed,
+        [("duplicate", domain, count) for domain, count in duplicate_samples]
         + [("malformed", domain, company_id) for company_id, domain, _ in samples],
         ["problem", "domain", "detail"],
-        duplicate_domains=len(duplicates),
+        duplicate_domains=duplicates,
         malformed_domains=malformed,
     )
 
@@ -92,5 +92,5 @@ def no_personal_or_disposable_company(postgres: PostgresResource, settings: Pipe
 @dg.asset_check(asset=companies, blocking=True, description="Every company domain of a current row has its company.")
 def every_company_domain_has_a_company(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
-        missing = conn.execute(_DOMAINS_WITHOUT_COMPANY).fetchall()
-    return check_result(len(missing), missing, ["domain"])
+        missing, samples = count_and_samples(conn, _DOMAINS_WITHOUT_COMPANY)
+    return check_result(missing, samples, ["domain"])

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from restructure_pipeline.assets.extract import customer_extract
-from restructure_pipeline.checks.results import check_result
+from restructure_pipeline.checks.results import check_result, count_and_samples
 from restructure_pipeline.resources import PostgresResource
 from restructure_pipeline.sources.legacy import legacy_table_exists
 
@@ -27,8 +27,8 @@ WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id 
 @dg.asset_check(asset=customer_extract, blocking=True, description="Every identity has exactly one current row.")
 def one_current_row_per_identity(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
-        rows = conn.execute(_IDENTITIES_WITHOUT_ONE_CURRENT_ROW).fetchall()
-    return check_result(len(rows), rows, ["externalSource", "externalId", "current_rows"])
+        problems, samples = count_and_samples(conn, _IDENTITIES_WITHOUT_ONE_CURRENT_ROW)
+    return check_result(problems, samples, ["externalSource", "externalId", "current_rows"])
 
 
 @dg.asset_check(
@@ -39,6 +39,6 @@ def legacy_rows_all_staged(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
         if not legacy_table_exists(conn):
             return dg.AssetCheckResult(passed=True, metadata={"note": 'no "Customer" table (cleaned up)'})
-        differences = conn.execute(_LEGACY_DIFFERENCES).fetchall()
+        differences, samples = count_and_samples(conn, _LEGACY_DIFFERENCES)
         customers = conn.execute('SELECT count(*) FROM "Customer"').fetchone()[0]
-    return check_result(len(differences), differences, ["problem", "id"], customer_rows=customers)
+    return check_result(differences, samples, ["problem", "id"], customer_rows=customers)

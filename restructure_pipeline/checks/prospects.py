@@ -3,7 +3,7 @@
 import dagster as dg
 
 from restructure_pipeline.assets.prospects import prospects
-from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result
+from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result, count_and_samples
 from restructure_pipeline.resources import PostgresResource
 
 # Every input row is accounted for: a current row is a prospect or quarantined (never both);
@@ -64,10 +64,6 @@ WHERE NOT EXISTS (
 )
 """
 
-_COUNT_ORPHAN_PROSPECTS = f"SELECT count(*) FROM ({_ORPHAN_PROSPECTS}) orphan"
-
-_SAMPLE_ORPHAN_PROSPECTS = f"{_ORPHAN_PROSPECTS} ORDER BY p.id LIMIT %s"
-
 _INVALID_COMPANY_LINKS = """
 SELECT p.id, p."companyId", 'company does not exist' FROM "Prospect" p
 WHERE NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.id = p."companyId")
@@ -94,14 +90,13 @@ def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # every count sees one moment
         conn.execute(_ACCOUNTING)
         input_rows, prospect_rows, quarantined_rows, superseded_rows, unaccounted = conn.execute(_TOTALS).fetchone()
-        orphans = conn.execute(_COUNT_ORPHAN_PROSPECTS).fetchone()[0]
+        orphans, orphan_samples = count_and_samples(conn, _ORPHAN_PROSPECTS)
         prospect_count = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
         samples = [("unaccounted row", *row, None) for row in conn.execute(_UNACCOUNTED, (SAMPLE_ROWS,))] if unaccounted else []
-        if orphans:
-            samples += [
-                ("prospect without a source row", None, None, external_source, external_id, prospect_id)
-                for prospect_id, external_source, external_id in conn.execute(_SAMPLE_ORPHAN_PROSPECTS, (SAMPLE_ROWS,))
-            ]
+        samples += [
+            ("prospect without a source row", None, None, external_source, external_id, prospect_id)
+            for prospect_id, external_source, external_id in orphan_samples
+        ]
     problems = unaccounted + orphans + abs(prospect_count - prospect_rows)
     return check_result(
         problems, samples, ["problem", "source", "source_ref", "externalSource", "externalId", "prospect id"],
@@ -125,5 +120,5 @@ def reconciliation(postgres: PostgresResource) -> dg.AssetCheckResult:
 )
 def prospect_company_valid(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
-        invalid = conn.execute(_INVALID_COMPANY_LINKS).fetchall()
-    return check_result(len(invalid), invalid, ["prospect id", "company", "problem"])
+        invalid, samples = count_and_samples(conn, _INVALID_COMPANY_LINKS)
+    return check_result(invalid, samples, ["prospect id", "company", "problem"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import psycopg
 
+from restructure_pipeline.checks.results import SAMPLE_ROWS, count_and_samples
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy
 
@@ -58,6 +59,27 @@ def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Conn
 
     stale = _check(pipeline, "company_prospect_view", "view_matches_join")
     assert not stale.passed
+
+
+def test_problems_are_counted_in_the_database_and_only_samples_fetched(conn: psycopg.Connection) -> None:
+    problems, samples = count_and_samples(conn, "SELECT n, 'broken' FROM generate_series(1, 100000) AS n")
+    assert problems == 100_000
+    assert len(samples) == SAMPLE_ROWS and all(problem == "broken" for _, problem in samples)
+    assert count_and_samples(conn, "SELECT n FROM generate_series(1, 0) AS n") == (0, [])
+
+
+def test_a_check_counts_every_problem_and_keeps_only_samples(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    late = [customer(f"late{i:02}", f"p{i}@acme.com", "Acme") for i in range(SAMPLE_ROWS + 5)]
+    load_legacy(conn, late)  # in "Customer" after the run: never staged
+
+    unstaged = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
+    assert not unstaged.passed and unstaged.metadata["problems"].value == len(late)
+    samples = unstaged.metadata["samples"].value
+    assert len(samples) == SAMPLE_ROWS
+    assert {sample["problem"] for sample in samples} == {"not staged"}
+    assert {sample["id"] for sample in samples} < {row["id"] for row in late}
 
 
 def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
