@@ -126,7 +126,8 @@ def customer_extract(
                 "WHERE is_current GROUP BY 1 ORDER BY 1"
             ).fetchall()
         )
-        legacy_rows = count_legacy_rows(conn) if legacy_table_exists(conn) else None
+        stages_legacy = LEGACY_PARTITION in context.partition_keys
+        legacy_rows = count_legacy_rows(conn) if stages_legacy and legacy_table_exists(conn) else None
     total = sum(per_source.values())
     metadata: dict[str, object] = {
         "dagster/row_count": total,

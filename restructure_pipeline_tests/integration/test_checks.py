@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import psycopg
 
+from restructure_pipeline.checks.extract import _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
 from restructure_pipeline.checks.results import SAMPLE_ROWS, count_and_samples
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
-from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy
+from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
 
 
 def _check(pipeline: PipelineRunner, asset: str, name: str) -> dg.AssetCheckEvaluation:
@@ -21,6 +24,10 @@ def _check(pipeline: PipelineRunner, asset: str, name: str) -> dg.AssetCheckEval
         raise_on_error=False,
     )
     return result.get_asset_check_evaluations()[0]
+
+
+def _evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
+    return next(evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.check_name == name)
 
 
 def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
@@ -80,6 +87,37 @@ def test_a_check_counts_every_problem_and_keeps_only_samples(conn: psycopg.Conne
     assert len(samples) == SAMPLE_ROWS
     assert {sample["problem"] for sample in samples} == {"not staged"}
     assert {sample["id"] for sample in samples} < {row["id"] for row in late}
+
+
+def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_customer(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@acme.com", "Acme")])
+    pipeline.full_refresh()
+    load_legacy(conn, [customer("c3", "cy@acme.com", "Acme")])  # the legacy app writes on after the staging
+    write_csv(drop_dir / "zeta.csv", ["externalId", "email", "company"], [["z-1", "ops@zeta.io", "ZETA Corporation"]])
+
+    drop = pipeline.ingest_drop("zeta.csv")
+    legacy = _evaluation(drop, "legacy_rows_all_staged")
+    assert legacy.passed and legacy.metadata["note"].value == 'this run did not stage "Customer"'
+    assert _evaluation(drop, "one_current_row_per_identity").metadata["identities_checked"].value == "queued by this run"
+    assert "legacy_customer_rows" not in drop.asset_materializations_for_node("customer_extract")[0].metadata
+
+    # On its own, the check compares the whole legacy table and finds the row staged by no run yet.
+    on_its_own = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
+    assert not on_its_own.passed and on_its_own.metadata["samples"].value == [{"problem": "not staged", "id": "c3"}]
+
+    # A drop run's identity check looks at the identities the run queued, and only those.
+    conn.execute("UPDATE restructure.source_record SET is_current = FALSE WHERE customer_id IN ('c1', 'c2')")
+    conn.execute(
+        """INSERT INTO restructure.pending_key ("externalSource", "externalId")
+           SELECT "externalSource", "externalId" FROM restructure.source_record WHERE customer_id = 'c1'"""
+    )
+    assert count_and_samples(conn, _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW) == (1, [("crm", "ext-c1", 0)])
+    assert _check(pipeline, "customer_extract", "one_current_row_per_identity").metadata["problems"].value == 2
+
+    pipeline.full_refresh()
+    assert conn.execute("""SELECT count(*) FROM "Prospect" WHERE id IN ('c1', 'c2', 'c3')""").fetchone()[0] == 3
 
 
 def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
