@@ -1,4 +1,9 @@
-"""Checks on ``companies``: one well-formed company per domain, never a personal or disposable one."""
+"""Checks on ``companies``: one well-formed company per domain, never a personal or disposable one.
+
+A drop run checks the companies of the domains it queued (see :mod:`restructure_pipeline.checks.scope`),
+except for personal and disposable domains: the domain lists are configuration, and a change to
+them turns companies personal that no drop touched.
+"""
 
 from collections.abc import Callable
 
@@ -8,12 +13,18 @@ from psycopg import sql
 
 from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result, count_and_samples
+from restructure_pipeline.checks.scope import QUEUED_BY_THE_RUN, WHOLE_TABLE, checks_whole_tables
 from restructure_pipeline.identity.domains import classify_domain, registrable_domain
 from restructure_pipeline.identity.reasons import DomainKind
 from restructure_pipeline.resources import PipelineSettings, PostgresResource
 from restructure_pipeline.store.bulk import copy_out_frames
 
 _DUPLICATE_DOMAINS = 'SELECT domain, count(*) FROM "Company" GROUP BY domain HAVING count(*) > 1'
+
+_DUPLICATE_DOMAINS_QUEUED = """
+SELECT c.domain, count(*) FROM "Company" c JOIN restructure.pending_domain p ON p.domain = c.domain
+GROUP BY c.domain HAVING count(*) > 1
+"""
 
 _DOMAINS_WITHOUT_COMPANY = """
 SELECT DISTINCT s.company_domain
@@ -22,7 +33,19 @@ WHERE s.is_current AND s.record_problem IS NULL AND s.company_domain IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = s.company_domain)
 """
 
+# The company step writes the companies of the queued domains, and no others.
+_DOMAINS_WITHOUT_COMPANY_QUEUED = """
+SELECT p.domain FROM restructure.pending_domain p
+WHERE EXISTS (SELECT 1 FROM restructure.source_record s
+              WHERE s.company_domain = p.domain AND s.is_current AND s.record_problem IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = p.domain)
+"""
+
 _ALL_COMPANY_DOMAINS = 'SELECT id, domain FROM "Company" ORDER BY domain'
+
+_QUEUED_COMPANY_DOMAINS = """
+SELECT c.id, c.domain FROM "Company" c JOIN restructure.pending_domain p ON p.domain = c.domain ORDER BY c.domain
+"""
 
 # A company whose domain lost all its rows is retired by the prospect step, after its
 # prospects move; until then it is not a live company.
@@ -58,11 +81,18 @@ def _companies_where(
     asset=companies, blocking=True,
     description="Domains are unique and each is its own registrable domain in lowercase IDNA ASCII form.",
 )
-def company_domains_unique_and_well_formed(postgres: PostgresResource) -> dg.AssetCheckResult:
+def company_domains_unique_and_well_formed(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
+    whole_table = checks_whole_tables(context)
     with postgres.connect() as conn:
-        duplicates, duplicate_samples = count_and_samples(conn, _DUPLICATE_DOMAINS)
+        duplicates, duplicate_samples = count_and_samples(
+            conn, _DUPLICATE_DOMAINS if whole_table else _DUPLICATE_DOMAINS_QUEUED
+        )
     malformed, samples = _companies_where(
-        postgres, _ALL_COMPANY_DOMAINS, lambda domain: registrable_domain(domain) != domain or not domain.isascii()
+        postgres,
+        _ALL_COMPANY_DOMAINS if whole_table else _QUEUED_COMPANY_DOMAINS,
+        lambda domain: registrable_domain(domain) != domain or not domain.isascii(),
     )
     return check_result(
         duplicates + malformed,
@@ -71,6 +101,7 @@ def company_domains_unique_and_well_formed(postgres: PostgresResource) -> dg.Ass
         ["problem", "domain", "detail"],
         duplicate_domains=duplicates,
         malformed_domains=malformed,
+        companies_checked=WHOLE_TABLE if whole_table else QUEUED_BY_THE_RUN,
     )
 
 
@@ -90,7 +121,12 @@ def no_personal_or_disposable_company(postgres: PostgresResource, settings: Pipe
 
 
 @dg.asset_check(asset=companies, blocking=True, description="Every company domain of a current row has its company.")
-def every_company_domain_has_a_company(postgres: PostgresResource) -> dg.AssetCheckResult:
+def every_company_domain_has_a_company(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
+    whole_table = checks_whole_tables(context)
     with postgres.connect() as conn:
-        missing, samples = count_and_samples(conn, _DOMAINS_WITHOUT_COMPANY)
-    return check_result(missing, samples, ["domain"])
+        missing, samples = count_and_samples(
+            conn, _DOMAINS_WITHOUT_COMPANY if whole_table else _DOMAINS_WITHOUT_COMPANY_QUEUED
+        )
+    return check_result(missing, samples, ["domain"], domains_checked=WHOLE_TABLE if whole_table else QUEUED_BY_THE_RUN)

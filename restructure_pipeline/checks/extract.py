@@ -1,17 +1,15 @@
 """Checks on ``customer_extract``: the staging table is a faithful, consistent copy of the sources.
 
-A drop run checks what it staged, so that its cost follows the drop: the identities it
-queued, and the legacy table only if it staged it. A full refresh, and a check run on its
-own (from the UI), check the whole table.
+A drop run checks the identities it queued, and the legacy table only if it staged it
+(see :mod:`restructure_pipeline.checks.scope`).
 """
-
-from collections.abc import Sequence
 
 import dagster as dg
 
 from restructure_pipeline.assets.extract import customer_extract
-from restructure_pipeline.automation.partitions import FULL_REFRESH, LEGACY_PARTITION, REFRESH_TAG
+from restructure_pipeline.automation.partitions import LEGACY_PARTITION
 from restructure_pipeline.checks.results import check_result, count_and_samples
+from restructure_pipeline.checks.scope import QUEUED_BY_THE_RUN, WHOLE_TABLE, checks_whole_tables, staged_sources
 from restructure_pipeline.resources import PostgresResource
 from restructure_pipeline.sources.legacy import legacy_table_exists
 
@@ -23,8 +21,7 @@ GROUP BY "externalSource", "externalId"
 HAVING count(*) FILTER (WHERE is_current) <> 1
 """
 
-# Staging changes which row is current only for the identities it queues (pending_key, which
-# the prospect step empties once it has used them): a drop run need not look further.
+# Staging changes which row is current only for the identities it queues.
 _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW = """
 SELECT s."externalSource", s."externalId", count(*) FILTER (WHERE s.is_current) AS current_rows
 FROM restructure.source_record s
@@ -42,26 +39,17 @@ WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id 
 """
 
 
-def _staged_sources(context: dg.AssetCheckExecutionContext) -> Sequence[str] | None:
-    """The source partitions the run stages; None for a full refresh or a check run on its own."""
-    if context.run.tags.get(REFRESH_TAG) == FULL_REFRESH:
-        return None
-    if not (context.has_partition_key or context.has_partition_key_range):
-        return None
-    return context.partition_keys
-
-
 @dg.asset_check(asset=customer_extract, blocking=True, description="Every identity has exactly one current row.")
 def one_current_row_per_identity(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    whole_table = _staged_sources(context) is None
+    whole_table = checks_whole_tables(context)
     query = _IDENTITIES_WITHOUT_ONE_CURRENT_ROW if whole_table else _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
     with postgres.connect() as conn:
         problems, samples = count_and_samples(conn, query)
     return check_result(
         problems, samples, ["externalSource", "externalId", "current_rows"],
-        identities_checked="all" if whole_table else "queued by this run",
+        identities_checked=WHOLE_TABLE if whole_table else QUEUED_BY_THE_RUN,
     )
 
 
@@ -73,7 +61,7 @@ def one_current_row_per_identity(
     ),
 )
 def legacy_rows_all_staged(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
-    staged = _staged_sources(context)
+    staged = staged_sources(context)
     if staged is not None and LEGACY_PARTITION not in staged:
         # "Customer" may have changed since it was last staged; the next full refresh stages it.
         return dg.AssetCheckResult(passed=True, metadata={"note": 'this run did not stage "Customer"'})

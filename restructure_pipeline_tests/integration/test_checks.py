@@ -7,8 +7,10 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
+from restructure_pipeline.checks.companies import _DOMAINS_WITHOUT_COMPANY_QUEUED
 from restructure_pipeline.checks.extract import _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
 from restructure_pipeline.checks.results import SAMPLE_ROWS, count_and_samples
+from restructure_pipeline.checks.scope import QUEUED_BY_THE_RUN, WHOLE_TABLE
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
 
@@ -100,7 +102,9 @@ def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_
     drop = pipeline.ingest_drop("zeta.csv")
     legacy = _evaluation(drop, "legacy_rows_all_staged")
     assert legacy.passed and legacy.metadata["note"].value == 'this run did not stage "Customer"'
-    assert _evaluation(drop, "one_current_row_per_identity").metadata["identities_checked"].value == "queued by this run"
+    assert _evaluation(drop, "one_current_row_per_identity").metadata["identities_checked"].value == QUEUED_BY_THE_RUN
+    assert _evaluation(drop, "company_domains_unique_and_well_formed").metadata["companies_checked"].value == QUEUED_BY_THE_RUN
+    assert _evaluation(drop, "every_company_domain_has_a_company").metadata["domains_checked"].value == QUEUED_BY_THE_RUN
     assert "legacy_customer_rows" not in drop.asset_materializations_for_node("customer_extract")[0].metadata
 
     # On its own, the check compares the whole legacy table and finds the row staged by no run yet.
@@ -115,6 +119,16 @@ def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_
     )
     assert count_and_samples(conn, _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW) == (1, [("crm", "ext-c1", 0)])
     assert _check(pipeline, "customer_extract", "one_current_row_per_identity").metadata["problems"].value == 2
+
+    # And a company check at the domains the run queued, and only those.
+    conn.execute("UPDATE restructure.source_record SET is_current = TRUE WHERE customer_id IN ('c1', 'c2')")
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'queued.com' WHERE customer_id = 'c1'")
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'not-queued.com' WHERE customer_id = 'c2'")
+    conn.execute("INSERT INTO restructure.pending_domain (domain) VALUES ('queued.com')")
+    assert count_and_samples(conn, _DOMAINS_WITHOUT_COMPANY_QUEUED) == (1, [("queued.com",)])
+    missing = _check(pipeline, "companies", "every_company_domain_has_a_company")
+    assert missing.metadata["problems"].value == 2 and missing.metadata["domains_checked"].value == WHOLE_TABLE
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'acme.com' WHERE customer_id IN ('c1', 'c2')")
 
     pipeline.full_refresh()
     assert conn.execute("""SELECT count(*) FROM "Prospect" WHERE id IN ('c1', 'c2', 'c3')""").fetchone()[0] == 3
