@@ -119,13 +119,8 @@ def customer_extract(
                                      f"{result.removed} removed")
             if full_refresh:
                 queue_everything(conn)
-        per_source = staged_counts(conn)
-        problems = dict(
-            conn.execute(
-                "SELECT coalesce(record_problem, 'none'), count(*) FROM restructure.source_record "
-                "WHERE is_current GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-        )
+        # What the run materialized: every source for a full refresh, else the run's partitions.
+        per_source, problems = staged_counts(conn, None if full_refresh else list(context.partition_keys))
         stages_legacy = LEGACY_PARTITION in context.partition_keys
         legacy_rows = count_legacy_rows(conn) if stages_legacy and legacy_table_exists(conn) else None
     total = sum(per_source.values())

@@ -105,7 +105,9 @@ def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_
     assert _evaluation(drop, "one_current_row_per_identity").metadata["identities_checked"].value == QUEUED_BY_THE_RUN
     assert _evaluation(drop, "company_domains_unique_and_well_formed").metadata["companies_checked"].value == QUEUED_BY_THE_RUN
     assert _evaluation(drop, "every_company_domain_has_a_company").metadata["domains_checked"].value == QUEUED_BY_THE_RUN
-    assert "legacy_customer_rows" not in drop.asset_materializations_for_node("customer_extract")[0].metadata
+    staged = drop.asset_materializations_for_node("customer_extract")[0].metadata  # the drop's partition only
+    assert "legacy_customer_rows" not in staged and staged["dagster/row_count"].value == 1
+    assert "zeta.csv" in staged["staged_rows_by_source"].value and "legacy" not in staged["staged_rows_by_source"].value
 
     # On its own, the check compares the whole legacy table and finds the row staged by no run yet.
     on_its_own = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
