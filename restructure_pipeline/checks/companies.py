@@ -84,8 +84,8 @@ def _companies_where(
 def company_domains_unique_and_well_formed(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    whole_table = checks_whole_tables(context)
     with postgres.connect() as conn:
+        whole_table = checks_whole_tables(context, conn)
         duplicates, duplicate_samples = count_and_samples(
             conn, _DUPLICATE_DOMAINS if whole_table else _DUPLICATE_DOMAINS_QUEUED
         )
@@ -124,8 +124,8 @@ def no_personal_or_disposable_company(postgres: PostgresResource, settings: Pipe
 def every_company_domain_has_a_company(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    whole_table = checks_whole_tables(context)
     with postgres.connect() as conn:
+        whole_table = checks_whole_tables(context, conn)
         missing, samples = count_and_samples(
             conn, _DOMAINS_WITHOUT_COMPANY if whole_table else _DOMAINS_WITHOUT_COMPANY_QUEUED
         )

@@ -43,9 +43,9 @@ WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id 
 def one_current_row_per_identity(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    whole_table = checks_whole_tables(context)
-    query = _IDENTITIES_WITHOUT_ONE_CURRENT_ROW if whole_table else _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
     with postgres.connect() as conn:
+        whole_table = checks_whole_tables(context, conn)
+        query = _IDENTITIES_WITHOUT_ONE_CURRENT_ROW if whole_table else _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
         problems, samples = count_and_samples(conn, query)
     return check_result(
         problems, samples, ["externalSource", "externalId", "current_rows"],

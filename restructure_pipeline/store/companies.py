@@ -1,8 +1,9 @@
 """Writes ``"Company"``: one row per company domain, merged from the domain's current rows.
 
-Only queued domains (``restructure.pending_domain``) are recomputed, each from *all* its
-current source rows. Existing companies keep their id, ``createdAt`` and external
-identity; ``updatedAt`` moves only when merged content changes. A name that changes is
+Only queued domains (``restructure.pending_domain``, or every domain when a full refresh
+queued everything) are recomputed, each from *all* its current source rows. Existing
+companies keep their id, ``createdAt`` and external identity; ``updatedAt`` moves only
+when merged content changes. A name that changes is
 queued, old and new spelling, in ``restructure.pending_company_name``: the people who
 join a company by that name are the ones the prospect step must resolve again.
 Companies whose domain lost every row are removed by the prospect step, after their
@@ -31,6 +32,7 @@ from restructure_pipeline.store.bulk import (
     id_blocks,
     take_write_lock,
 )
+from restructure_pipeline.store.staging import everything_queued
 
 COMPANY_ATTRIBUTES: tuple[str, ...] = (
     "name", "industry", "minEmployeeSize", "maxEmployeeSize", "employeeSizeLink", "revenue",
@@ -45,17 +47,20 @@ _RECORD_SCHEMA: dict[str, pl.DataType] = {
     "externalSource": pl.Utf8, "record_key": pl.Utf8,
 }
 
-# Current, valid rows of queued domains, ordered so that a domain never spans two chunks' cut.
-_QUEUED_DOMAIN_RECORDS = """
+# Current, valid rows of queued domains (of every domain when everything is queued), ordered
+# so that a domain never spans two chunks' cut.
+_DOMAIN_RECORDS = """
 SELECT s.company_domain AS domain, s."company", s."industry", s."minEmployeeSize", s."maxEmployeeSize",
        s."employeeSizeLink", s."revenue", s."address", s."city", s."state", s."country", s."zipCode",
        s."phone", s."mobilePhone", s."createdAt", s."updatedAt", s."externalSource",
        s.source || ':' || s.source_ref AS record_key
 FROM restructure.source_record s
-JOIN restructure.pending_domain p ON p.domain = s.company_domain
-WHERE s.is_current AND s.record_problem IS NULL
+{queued_domains}
+WHERE s.is_current AND s.record_problem IS NULL AND s.company_domain IS NOT NULL
 ORDER BY s.company_domain
 """
+
+_QUEUED_DOMAINS = "JOIN restructure.pending_domain p ON p.domain = s.company_domain"
 
 _CREATE_COMPANY_NEXT = """
 CREATE TEMP TABLE company_next (
@@ -87,7 +92,8 @@ WHERE NOT EXISTS (SELECT 1 FROM "Company" c WHERE c.domain = n.domain)
 ORDER BY n.domain
 """
 
-# The names a recomputed company gives up or takes (a new company takes its name).
+# The names a recomputed company gives up or takes (a new company takes its name). Not needed
+# when everything is queued: the people they concern are resolved again anyway.
 _QUEUE_CHANGED_NAMES = """
 INSERT INTO restructure.pending_company_name (name)
 SELECT DISTINCT changed.name
@@ -162,8 +168,10 @@ def write_companies(
     """
     with conn.transaction():
         take_write_lock(conn)
+        everything = everything_queued(conn)
         conn.execute(_CREATE_COMPANY_NEXT)
-        stream = copy_out_frames(reader, sql.SQL(_QUEUED_DOMAIN_RECORDS), _RECORD_SCHEMA, chunk_rows)
+        records = sql.SQL(_DOMAIN_RECORDS).format(queued_domains=sql.SQL("" if everything else _QUEUED_DOMAINS))
+        stream = copy_out_frames(reader, records, _RECORD_SCHEMA, chunk_rows)
         domains = _merge_into_company_next(conn, stream, merge)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
         # A worker thread makes the new companies' ids (cuid2 hashes each one) while Postgres
@@ -171,7 +179,8 @@ def write_companies(
         ids = prefetched(id_blocks(new_domains.height, new_id), depth=max(1, id_block_count(new_domains.height)))
         with closing(ids):
             conn.execute(_LINEAGE)
-            conn.execute(_QUEUE_CHANGED_NAMES)
+            if not everything:
+                conn.execute(_QUEUE_CHANGED_NAMES)
             conn.execute(_CREATE_NEW_IDS)
             copy_frame_with_ids(conn, sql.Identifier("new_company_id"), new_domains, ids)
         attributes = [sql.Identifier(name) for name in COMPANY_ATTRIBUTES]

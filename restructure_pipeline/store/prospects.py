@@ -1,8 +1,9 @@
 """Writes ``"Prospect"`` and ``restructure.customer_quarantine``, and retires stale companies.
 
-Recomputed here: every queued identity (``pending_key``), and every person who joins a
-company by cleaned name (personal or missing email) when that name is one a company gave
-up or took in this run (``pending_company_name``, and the names of the companies retired
+Recomputed here: every queued identity (``pending_key``; all of them when a full refresh
+queued everything, ``pending_everything``), and every person who joins a company by
+cleaned name (personal or missing email) when that name is one a company gave up or took
+in this run (``pending_company_name``, and the names of the companies retired
 here). Who a name resolves to changes only with the companies that carry it, so nobody
 else's answer can have changed. A prospect migrated from ``Customer`` keeps the
 Customer's id; other prospects keep the id first given to their (externalSource,
@@ -22,22 +23,26 @@ from psycopg import sql
 from restructure_pipeline.identity.attributes import ATTRIBUTE_COLUMNS
 from restructure_pipeline.store import search_sync
 from restructure_pipeline.store.bulk import bulk_load, copy_frame, copy_frame_with_new_ids, fetch_frame, take_write_lock
+from restructure_pipeline.store.staging import everything_queued
 
 PROSPECT_ATTRIBUTES: tuple[str, ...] = (
     "salutation", "firstName", "lastName", "email", "jobTitle", "jobTitleLevel", "department", "jobTitleLink",
     "address", "city", "state", "country", "zipCode", "phone", "mobilePhone",
 )
 
+# Companies of the queued domains (of all, when everything is queued) that lost every row.
 _STALE_COMPANIES = """
 CREATE TEMP TABLE stale_company ON COMMIT DROP AS
 SELECT c.id, c.domain
 FROM "Company" c
-JOIN restructure.pending_domain p ON p.domain = c.domain
+{queued_domains}
 WHERE NOT EXISTS (
     SELECT 1 FROM restructure.source_record s
     WHERE s.company_domain = c.domain AND s.is_current AND s.record_problem IS NULL
 )
 """
+
+_QUEUED_DOMAINS = "JOIN restructure.pending_domain p ON p.domain = c.domain"
 
 # Names whose companies changed: queued by the company step, and those of the companies retired here.
 _CHANGED_NAMES = """
@@ -46,9 +51,9 @@ UNION
 SELECT c.name FROM "Company" c JOIN stale_company st ON st.id = c.id WHERE c.name IS NOT NULL
 """
 
-# Whether every person who joins a company by name is queued already (a full refresh queues
-# everyone): then nobody else can be concerned by a changed name, and the changed names need
-# not be cleaned and looked up (about 290k of them on a first load of 1M rows).
+# Whether every person who joins a company by name is queued already (always so when
+# everything is queued, and then not asked): then nobody else can be concerned by a changed
+# name, and the changed names need not be cleaned and looked up.
 _EVERYONE_BY_NAME_QUEUED = """
 SELECT NOT EXISTS (
     SELECT 1 FROM restructure.source_record s
@@ -61,8 +66,9 @@ SELECT NOT EXISTS (
 # Cleaned names in question: the changed ones, then those of the people to resolve too.
 _CREATE_NAME_IN_QUESTION = "CREATE TEMP TABLE name_in_question (name_clean TEXT PRIMARY KEY) ON COMMIT DROP"
 
-# The people whose answer may differ from the last run's: queued ones, and those carrying a
-# changed name. They stay in Postgres: only the companies' names go through Python.
+# The people whose answer may differ from the last run's: queued ones (everyone, when
+# everything is queued), and those carrying a changed name. They stay in Postgres: only the
+# companies' names go through Python.
 _PEOPLE_TO_RESOLVE = """
 CREATE TEMP TABLE person_to_resolve ON COMMIT DROP AS
 SELECT s.source, s.source_ref, s.company_name_clean
@@ -72,10 +78,12 @@ WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution
 UNION
 SELECT s.source, s.source_ref, s.company_name_clean
 FROM restructure.source_record s
-JOIN restructure.pending_key k USING ("externalSource", "externalId")
+{queued_keys}
 WHERE s.is_current AND s.record_problem IS NULL AND s.needs_name_resolution;
 ANALYZE person_to_resolve;
 """
+
+_QUEUED_KEYS = 'JOIN restructure.pending_key k USING ("externalSource", "externalId")'
 
 # The companies carrying the people's own names decide their answer too.
 _PEOPLES_NAMES_IN_QUESTION = """
@@ -125,14 +133,29 @@ JOIN restructure.source_record s ON s.source = r.source AND s.source_ref = r.sou
 ANALYZE recompute_key;
 """
 
+# Everything queued: every identity staged or with a prospect (the people resolved by name are staged).
+_RECOMPUTE_ALL_KEYS = """
+CREATE TEMP TABLE recompute_key ON COMMIT DROP AS
+SELECT "externalSource", "externalId" FROM restructure.source_record
+WHERE "externalSource" IS NOT NULL AND "externalId" IS NOT NULL
+UNION
+SELECT "externalSource", "externalId" FROM "Prospect";
+ANALYZE recompute_key;
+"""
+
+_RECOMPUTED_ROWS = 'restructure.source_record l JOIN recompute_key USING ("externalSource", "externalId")'
+
+_ALL_IDENTIFIED_ROWS = 'restructure.source_record l WHERE l."externalSource" IS NOT NULL AND l."externalId" IS NOT NULL'
+
 # Each recomputed identity's current row, with its lineage (the legacy id, if any, and
 # when the identity was first seen) from all its versions, aggregated in one pass.
+# {recomputed_rows}: the rows of the recomputed identities (every identified row when
+# everything is queued: no join with a million keys).
 _PROSPECT_NEXT = """
 CREATE TEMP TABLE prospect_next ON COMMIT DROP AS
 WITH lineage AS (
     SELECT l."externalSource", l."externalId", min(l.customer_id) AS customer_id, min(l."createdAt") AS first_seen
-    FROM restructure.source_record l
-    JOIN recompute_key USING ("externalSource", "externalId")
+    FROM {recomputed_rows}
     GROUP BY l."externalSource", l."externalId"
 )
 SELECT coalesce(s.customer_id, existing.id, lineage.customer_id) AS id,
@@ -240,6 +263,7 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND 
 
 _CLEAR_QUEUES = """
 DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain; DELETE FROM restructure.pending_company_name;
+DELETE FROM restructure.pending_everything;
 """
 
 
@@ -267,16 +291,18 @@ def write_prospects(
     """
     with conn.transaction():
         take_write_lock(conn)
-        conn.execute(_STALE_COMPANIES)
-        resolved_by_name = _resolve_by_name(conn, name_owners, clean_names)
+        everything = everything_queued(conn)
+        conn.execute(sql.SQL(_STALE_COMPANIES).format(queued_domains=sql.SQL("" if everything else _QUEUED_DOMAINS)))
+        resolved_by_name = _resolve_by_name(conn, name_owners, clean_names, everything)
 
-        conn.execute(_RECOMPUTE_KEYS)
+        conn.execute(_RECOMPUTE_ALL_KEYS if everything else _RECOMPUTE_KEYS)
         with _hash_joins_if_many_keys(conn):
             conn.execute(
                 sql.SQL(_PROSPECT_NEXT).format(
                     attributes=sql.SQL(", ").join(
                         sql.SQL("s.{}").format(sql.Identifier(name)) for name in PROSPECT_ATTRIBUTES if name != "email"
-                    )
+                    ),
+                    recomputed_rows=sql.SQL(_ALL_IDENTIFIED_ROWS if everything else _RECOMPUTED_ROWS),
                 )
             )
         missing = fetch_frame(
@@ -324,10 +350,11 @@ def _resolve_by_name(
     conn: psycopg.Connection,
     name_owners: Callable[[pl.DataFrame], pl.DataFrame],
     clean_names: Callable[[pl.DataFrame], pl.DataFrame],
+    everything: bool,
 ) -> int:
     """Resolve again the people whose answer may have changed, into ``name_resolution``; returns
-    how many of them found their company."""
-    if conn.execute(_EVERYONE_BY_NAME_QUEUED).fetchone()[0]:
+    how many of them found their company. ``everything``: every identity is queued."""
+    if everything or conn.execute(_EVERYONE_BY_NAME_QUEUED).fetchone()[0]:
         changed_names = pl.DataFrame(schema={"name_clean": pl.Utf8})
     else:
         changed = clean_names(fetch_frame(conn, _CHANGED_NAMES, schema={"name": pl.Utf8}))
@@ -335,7 +362,7 @@ def _resolve_by_name(
     conn.execute(_CREATE_NAME_IN_QUESTION)
     copy_frame(conn, sql.Identifier("name_in_question"), changed_names)
     conn.execute("ANALYZE name_in_question")
-    conn.execute(_PEOPLE_TO_RESOLVE)
+    conn.execute(sql.SQL(_PEOPLE_TO_RESOLVE).format(queued_keys=sql.SQL("" if everything else _QUEUED_KEYS)))
     conn.execute(_PEOPLES_NAMES_IN_QUESTION)
     companies = fetch_frame(conn, _COMPANIES_BY_NAME, schema={"domain": pl.Utf8, "name_clean": pl.Utf8})
     conn.execute(_CREATE_NAME_OWNER)

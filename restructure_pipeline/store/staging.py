@@ -3,9 +3,10 @@
 Staging a source replaces that source's rows wholesale in one transaction: new and
 changed rows are upserted, rows gone from the source are removed, and the identities and
 domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
-prospect steps. Unchanged rows are left alone, so a rerun with the same input queues
-nothing. A source staged for the first time (the legacy table on the first run, each new
-drop) has nothing to compare with: its rows are copied straight into the table.
+prospect steps (a full refresh queues everything at once: one row in
+``pending_everything``). Unchanged rows are left alone, so a rerun with the same input
+queues nothing. A source staged for the first time (the legacy table on the first run,
+each new drop) has nothing to compare with: its rows are copied straight into the table.
 """
 
 from __future__ import annotations
@@ -95,6 +96,19 @@ ON CONFLICT (source, source_ref) DO UPDATE SET {assignments}, is_current = TRUE,
 # drop, then the later line. Rows without a complete identity stand alone. Only identities
 # with several rows, or a row not yet current, are ranked: most have one row, already
 # current (written rows start so), and sorting them all was the bulk of the cost.
+# {queued_rows}: the rows of the queued identities (see _QUEUED_ROWS, _ALL_IDENTIFIED_ROWS).
+# The unsettled identities are a table of their own, analyzed: usually few or none, and
+# then the update looks their rows up by index (estimated inline, at 1M rows the plan
+# hashed all of source_record to update no row).
+_UNSETTLED_KEYS = """
+CREATE TEMP TABLE unsettled_key ON COMMIT DROP AS
+SELECT q."externalSource", q."externalId"
+FROM {queued_rows}
+GROUP BY 1, 2
+HAVING count(*) > 1 OR NOT bool_and(q.is_current);
+ANALYZE unsettled_key;
+"""
+
 _RECOMPUTE_CURRENT = """
 UPDATE restructure.source_record s
 SET is_current = ranked.rank = 1
@@ -105,17 +119,16 @@ FROM (
                ORDER BY r."updatedAt" DESC, r.source_seq DESC, r.line DESC NULLS LAST, r.source_ref DESC
            ) AS rank
     FROM restructure.source_record r
-    JOIN (
-        SELECT q."externalSource", q."externalId"
-        FROM restructure.source_record q
-        JOIN restructure.pending_key k USING ("externalSource", "externalId")
-        GROUP BY 1, 2
-        HAVING count(*) > 1 OR NOT bool_and(q.is_current)
-    ) unsettled USING ("externalSource", "externalId")
+    JOIN unsettled_key USING ("externalSource", "externalId")
 ) ranked
 WHERE s.source = ranked.source AND s.source_ref = ranked.source_ref
   AND s.is_current IS DISTINCT FROM (ranked.rank = 1)
 """
+
+_QUEUED_ROWS = 'restructure.source_record q JOIN restructure.pending_key k USING ("externalSource", "externalId")'
+
+# Everything queued: every row with a complete identity (the key queue holds no incomplete one).
+_ALL_IDENTIFIED_ROWS = 'restructure.source_record q WHERE q."externalSource" IS NOT NULL AND q."externalId" IS NOT NULL'
 
 _CURRENT_WITHOUT_IDENTITY = """
 UPDATE restructure.source_record
@@ -123,28 +136,9 @@ SET is_current = TRUE
 WHERE NOT is_current AND ("externalSource" IS NULL OR "externalId" IS NULL)
 """
 
-# The queues are emptied and refilled whole, keeping whatever an earlier run left queued:
-# with no conflicts to resolve, plain inserts are less than half the cost of ON CONFLICT.
-_QUEUE_EVERYTHING = """
-CREATE TEMP TABLE queued_key ON COMMIT DROP AS SELECT * FROM restructure.pending_key;
-CREATE TEMP TABLE queued_domain ON COMMIT DROP AS SELECT * FROM restructure.pending_domain;
-TRUNCATE restructure.pending_key, restructure.pending_domain;
+_QUEUE_EVERYTHING = "INSERT INTO restructure.pending_everything DEFAULT VALUES ON CONFLICT DO NOTHING"
 
-INSERT INTO restructure.pending_key ("externalSource", "externalId")
-SELECT "externalSource", "externalId" FROM restructure.source_record
-WHERE "externalSource" IS NOT NULL AND "externalId" IS NOT NULL
-UNION
-SELECT "externalSource", "externalId" FROM "Prospect"
-UNION
-SELECT "externalSource", "externalId" FROM queued_key;
-
-INSERT INTO restructure.pending_domain (domain)
-SELECT company_domain FROM restructure.source_record WHERE company_domain IS NOT NULL
-UNION
-SELECT domain FROM "Company"
-UNION
-SELECT domain FROM queued_domain;
-"""
+EVERYTHING_QUEUED = "SELECT EXISTS (SELECT 1 FROM restructure.pending_everything)"
 
 
 @dataclass(frozen=True)
@@ -231,12 +225,19 @@ def _replace_source(conn: psycopg.Connection, source: str, frames: Iterable[pl.D
 
 
 def queue_everything(conn: psycopg.Connection) -> None:
-    """Queue every identity and domain, so the next steps recompute all (a full refresh)."""
+    """Queue every identity and domain, so the next steps recompute all (a full refresh).
+
+    One row in ``restructure.pending_everything`` says so; the keys and domains already
+    queued stay (they are part of everything)."""
     with conn.transaction():
         take_write_lock(conn)
         conn.execute(_QUEUE_EVERYTHING)
-        conn.execute("ANALYZE restructure.pending_key")  # see _queue_domains_of_pending_keys
-        _settle_current_versions(conn)
+        _settle_current_versions(conn, everything=True)
+
+
+def everything_queued(conn: psycopg.Connection) -> bool:
+    """Whether a full refresh queued every identity and domain (until the prospect step clears the queues)."""
+    return conn.execute(EVERYTHING_QUEUED).fetchone()[0]
 
 
 def _queue_domains_of_pending_keys(conn: psycopg.Connection) -> None:
@@ -249,9 +250,14 @@ def _queue_domains_of_pending_keys(conn: psycopg.Connection) -> None:
     conn.execute(_QUEUE_DOMAINS_OF_PENDING_KEYS)
 
 
-def _settle_current_versions(conn: psycopg.Connection) -> None:
-    """Mark each queued identity's newest row current; the key queue must be analyzed already."""
+def _settle_current_versions(conn: psycopg.Connection, *, everything: bool = False) -> None:
+    """Mark each queued identity's newest row current (every identity's with ``everything``).
+
+    Without ``everything``, the key queue must be analyzed already."""
+    queued_rows = _ALL_IDENTIFIED_ROWS if everything else _QUEUED_ROWS
+    conn.execute(sql.SQL(_UNSETTLED_KEYS).format(queued_rows=sql.SQL(queued_rows)))
     conn.execute(_RECOMPUTE_CURRENT)
+    conn.execute("DROP TABLE unsettled_key")  # the transaction may stage and settle another source
     conn.execute(_CURRENT_WITHOUT_IDENTITY)
     # Fresh statistics for the next steps' plans (autovacuum may not have caught up yet).
     conn.execute("ANALYZE restructure.source_record, restructure.pending_domain")

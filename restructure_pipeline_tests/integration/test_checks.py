@@ -11,6 +11,7 @@ from restructure_pipeline.checks.companies import _DOMAINS_WITHOUT_COMPANY_QUEUE
 from restructure_pipeline.checks.extract import _QUEUED_IDENTITIES_WITHOUT_ONE_CURRENT_ROW
 from restructure_pipeline.checks.results import SAMPLE_ROWS, count_and_samples
 from restructure_pipeline.checks.scope import QUEUED_BY_THE_RUN, WHOLE_TABLE
+from restructure_pipeline.store.staging import queue_everything
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
 
@@ -134,6 +135,35 @@ def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_
 
     pipeline.full_refresh()
     assert conn.execute("""SELECT count(*) FROM "Prospect" WHERE id IN ('c1', 'c2', 'c3')""").fetchone()[0] == 3
+
+
+def test_a_drop_run_after_an_unfinished_full_refresh_recomputes_and_checks_everything(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@gmail.com", "Acme")])
+    pipeline.full_refresh()
+    assert conn.execute("SELECT count(*) FROM restructure.pending_everything").fetchone()[0] == 0
+    # A full refresh that staged a change and queued everything, then stopped before its company step:
+    # one row says "everything", no identity or domain is queued one by one.
+    conn.execute("UPDATE restructure.source_record SET industry = 'Robotics' WHERE customer_id = 'c1'")
+    queue_everything(conn)
+    queued = "SELECT (SELECT count(*) FROM restructure.pending_key) + (SELECT count(*) FROM restructure.pending_domain)"
+    assert conn.execute(queued).fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM restructure.pending_everything").fetchone()[0] == 1
+    write_csv(drop_dir / "zeta.csv", ["externalId", "email", "company"], [["z-1", "ops@zeta.io", "Zeta"]])
+
+    drop = pipeline.ingest_drop("zeta.csv")
+    assert drop.success
+    # The drop's steps recompute the domain it did not touch, and its checks look at whole tables.
+    assert conn.execute("""SELECT industry FROM "Company" WHERE domain = 'acme.com'""").fetchone()[0] == "Robotics"
+    assert _evaluation(drop, "one_current_row_per_identity").metadata["identities_checked"].value == WHOLE_TABLE
+    assert _evaluation(drop, "company_domains_unique_and_well_formed").metadata["companies_checked"].value == WHOLE_TABLE
+    assert _evaluation(drop, "every_company_domain_has_a_company").metadata["domains_checked"].value == WHOLE_TABLE
+    linked = conn.execute(
+        """SELECT p."externalId", c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" ORDER BY 1"""
+    ).fetchall()
+    assert linked == [("ext-c1", "acme.com"), ("ext-c2", "acme.com"), ("z-1", "zeta.io")]
+    assert conn.execute(queued + " + (SELECT count(*) FROM restructure.pending_everything)").fetchone()[0] == 0
 
 
 def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:

@@ -269,6 +269,7 @@ def assert_converged(conn: psycopg.Connection, opensearch: OpenSearchResource, t
             problems.append(f"alias {alias} points at {live}")
     queued = conn.execute(
         "SELECT (SELECT count(*) FROM restructure.pending_key) + (SELECT count(*) FROM restructure.pending_domain)"
+        " + (SELECT count(*) FROM restructure.pending_everything)"
     ).fetchone()[0]
     if queued:
         problems.append(f"{queued} identities/domains still queued")
@@ -448,11 +449,11 @@ def test_kill_during_a_postgres_write_keeps_the_committed_state_and_a_rerun_conv
     opensearch = pipeline.opensearch
     with psycopg.connect(embedded_postgres.url(), autocommit=True) as admin:
         if where == "staging_copy":
-            # The staging transaction has copied the legacy rows into "incoming" and diffed them when it
-            # queues their identities: hold the queue table so it waits right there, then kill it.
-            with blocking_lock(database_url, "restructure.pending_key"), \
+            # The staging transaction has copied the legacy rows into "incoming", diffed and upserted them
+            # when it queues everything: hold the queue table so it waits right there, then kill it.
+            with blocking_lock(database_url, "restructure.pending_everything"), \
                     run_process(database_url, drop_dir, opensearch.url, opensearch.index_prefix, tmp_path / "run") as run:
-                writer = wait_for(lambda: blocked_writer(admin, database, "pending_key"), RUN_START_TIMEOUT,
+                writer = wait_for(lambda: blocked_writer(admin, database, "pending_everything"), RUN_START_TIMEOUT,
                                   "the staging transaction to block while queueing", run)
                 kill(run)
             committed = committed_before_run  # the staging is the run's first write: nothing of it was committed
