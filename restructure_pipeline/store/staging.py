@@ -138,7 +138,7 @@ WHERE NOT is_current AND ("externalSource" IS NULL OR "externalId" IS NULL)
 
 _QUEUE_EVERYTHING = "INSERT INTO restructure.pending_everything DEFAULT VALUES ON CONFLICT DO NOTHING"
 
-EVERYTHING_QUEUED = "SELECT EXISTS (SELECT 1 FROM restructure.pending_everything)"
+_EVERYTHING_QUEUED = "SELECT EXISTS (SELECT 1 FROM restructure.pending_everything)"
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def queue_everything(conn: psycopg.Connection) -> None:
 
 def everything_queued(conn: psycopg.Connection) -> bool:
     """Whether a full refresh queued every identity and domain (until the prospect step clears the queues)."""
-    return conn.execute(EVERYTHING_QUEUED).fetchone()[0]
+    return conn.execute(_EVERYTHING_QUEUED).fetchone()[0]
 
 
 def _queue_domains_of_pending_keys(conn: psycopg.Connection) -> None:
