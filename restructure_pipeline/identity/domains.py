@@ -24,7 +24,9 @@ both lists is disposable. A host is checked at its registrable domain and at
 every name between that and the full host, because the disposable list also
 names hosts under shared suffixes (``0-mailer.dynv6.net``).
 
-:func:`domain_column` applies both to a frame, computing each distinct host once.
+:func:`domain_column` applies both to a frame, deciding each distinct host once: the
+plain ones (ASCII names under suffixes no wildcard rule governs) all at once in polars,
+the others one by one with the functions above.
 """
 
 from __future__ import annotations
@@ -224,21 +226,132 @@ def classify_domain(domain: str, lists: DomainLists, host: str | None = None) ->
     return DomainKind.COMPANY
 
 
+# --------------------------------------------------------------------------- vectorized path
+# Most hosts are plain ASCII names a few labels deep, under suffixes no wildcard rule
+# governs. For them tldextract's walk of the suffix trie comes down to "the longest ICANN
+# rule that is a suffix of the host", which polars computes for all of them at once. All
+# other hosts (IDNA, IP literals, odd syntax, the territory of wildcard and exception
+# rules, deep hosts) go through registrable_domain and classify_domain, the reference the
+# vectorized path is tested against.
+
+_VECTORIZED_MAX_LABELS = 8
+_LDH = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_VECTORIZED_HOST = rf"^{_LDH}(?:\.{_LDH})*$"
+# tldextract decodes A-labels before its walk (IDN rules are stored in Unicode), and ascii_host checks them.
+_A_LABEL = r"(?:^|\.)xn--"
+_NOT_DIGITS_AND_DOTS = r"[^0-9.]"
+
+
+def _as_set(names: Iterable[str]) -> pl.Series:
+    """Names as a one-row list, the form ``is_in`` takes for a set."""
+    return pl.Series(sorted(set(names)), dtype=pl.String).implode()
+
+
+@dataclass(frozen=True)
+class _SuffixRules:
+    """The ICANN rules as the vectorized path needs them."""
+
+    plain: pl.Series
+    """The ASCII rules that are neither wildcards nor exceptions."""
+    irregular_parents: pl.Series
+    """``P`` of every ``*.P`` and ``!x.P`` rule: below them the walk needs tldextract."""
+    max_labels: int
+
+
+@functools.cache
+def _suffix_rules() -> _SuffixRules:
+    rules = _psl_extractor().tlds
+    irregular = {rule for rule in rules if rule.startswith(("*.", "!"))}
+    return _SuffixRules(
+        plain=_as_set(rule for rule in rules if rule.isascii() and rule not in irregular),
+        irregular_parents=_as_set(rule.split(".", 1)[1] for rule in irregular),
+        max_labels=max(rule.count(".") + 1 for rule in rules),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(domains: frozenset[str]) -> pl.Series:
+    return _as_set(domains)
+
+
+def _vectorized_domains(hosts: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
+    """For the distinct hosts in ``__host``: ``__vectorized``, and where it is true ``domain`` and ``domain_kind``."""
+    rules = _suffix_rules()
+    suffix_sizes = range(1, rules.max_labels + 1)
+    host = pl.col("__host").str.to_lowercase()
+    labels = pl.col("__labels")
+    count = labels.list.len()
+
+    def ending(size: int) -> pl.Expr:
+        # The host's last ``size`` labels, or null when it has fewer.
+        return pl.col(f"__ending{size}")
+
+    longest_ending = max(_VECTORIZED_MAX_LABELS, rules.max_labels + 1)
+    with_endings = hosts.with_columns(host.str.split(".").alias("__labels")).with_columns(
+        pl.when(count >= size).then(labels.list.slice(-size, size).list.join(".")).alias(f"__ending{size}")
+        for size in range(1, longest_ending + 1)
+    )
+    suffix_labels = pl.max_horizontal(
+        pl.when(ending(size).is_in(rules.plain)).then(size).otherwise(0) for size in suffix_sizes
+    )
+    vectorized = (
+        host.str.contains(_VECTORIZED_HOST)
+        & ~host.str.contains(_A_LABEL)
+        & host.str.contains(_NOT_DIGITS_AND_DOTS)
+        & (host.str.len_bytes() <= MAX_HOST_OCTETS)
+        & (count <= _VECTORIZED_MAX_LABELS)
+        & ~pl.any_horizontal(ending(size).is_in(rules.irregular_parents).fill_null(False) for size in suffix_sizes)
+    )
+    decided = with_endings.with_columns(vectorized.alias("__vectorized"), suffix_labels.alias("__suffix_labels"))
+    domain = pl.coalesce(
+        pl.when((pl.col("__suffix_labels") == size) & (count > size)).then(ending(size + 1)) for size in suffix_sizes
+    )
+
+    def named(domains: frozenset[str]) -> pl.Expr:
+        # The registrable domain or any longer ending of the host is in ``domains``.
+        listed = _listed(domains)
+        return pl.any_horizontal(
+            (ending(size).is_in(listed) & (pl.col("__suffix_labels") < size)).fill_null(False)
+            for size in range(1, _VECTORIZED_MAX_LABELS + 1)
+        )
+
+    kind = (
+        pl.when(pl.col(DOMAIN).is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(named(lists.disposable))
+        .then(pl.lit(DomainKind.DISPOSABLE.value))
+        .when(named(lists.personal))
+        .then(pl.lit(DomainKind.PERSONAL.value))
+        .otherwise(pl.lit(DomainKind.COMPANY.value))
+    )
+    return (
+        decided.with_columns(domain.alias(DOMAIN))
+        .with_columns(kind.alias(DOMAIN_KIND))
+        .select("__host", "__vectorized", DOMAIN, DOMAIN_KIND)
+    )
+
+
 def domain_column(frame: pl.DataFrame, lists: DomainLists, host_column: str = "email_host") -> pl.DataFrame:
     """Add ``domain`` (registrable domain or null) and ``domain_kind`` (a DomainKind value, null without domain).
 
-    Only the distinct hosts go through Python, so the cost follows hosts, not rows.
+    Each distinct host is decided once: most by polars (see ``_vectorized_domains``),
+    the rest by :func:`registrable_domain` and :func:`classify_domain`.
     """
-    hosts = frame.get_column(host_column).cast(pl.String).drop_nulls().unique().to_list()
-    domains = [registrable_domain(host) for host in hosts]
+    hosts = frame.select(pl.col(host_column).cast(pl.String).drop_nulls().unique().alias("__host"))
+    decided = _vectorized_domains(hosts, lists)
+    rest = decided.filter(~pl.col("__vectorized")).get_column("__host").to_list()
+    domains = [registrable_domain(host) for host in rest]
     kinds = [
         classify_domain(domain, lists, host).value if domain is not None else None
-        for host, domain in zip(hosts, domains, strict=True)
+        for host, domain in zip(rest, domains, strict=True)
     ]
-    mapping = pl.DataFrame(
-        {"__host": hosts, DOMAIN: domains, DOMAIN_KIND: kinds},
-        schema={"__host": pl.String, DOMAIN: pl.String, DOMAIN_KIND: pl.String},
-    )
+    mapping = pl.concat([
+        decided.filter(pl.col("__vectorized")).drop("__vectorized"),
+        pl.DataFrame(
+            {"__host": rest, DOMAIN: domains, DOMAIN_KIND: kinds},
+            schema={"__host": pl.String, DOMAIN: pl.String, DOMAIN_KIND: pl.String},
+        ),
+    ])
     base = frame.drop([name for name in (DOMAIN, DOMAIN_KIND) if name in frame.columns])
     return base.with_columns(pl.col(host_column).cast(pl.String).alias("__host")).join(
         mapping, on="__host", how="left", maintain_order="left"

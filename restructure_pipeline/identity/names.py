@@ -123,15 +123,107 @@ def clean_company_name(name: str | None) -> str | None:
         folded = stripped
 
 
+# --------------------------------------------------------------------------- vectorized path
+# Most names carry at most one legal form. For a printable-ASCII name (NFKC leaves it
+# alone, there is nothing to unaccent, and ``str.split`` splits on spaces only),
+# clean_company_name comes down to plain string operations, which polars runs on all
+# of them at once, in two cases:
+#
+# - no legal form at the end, before or after folding: the name's fold;
+# - one single-word legal form at the end, after a word that is no word of any term (so
+#   no longer term matches and stripping stops there), and no legal form at the end of
+#   what is left, before or after folding: the fold of the name without its last word.
+#
+# All other names go through clean_company_name, the reference the vectorized path is
+# tested against.
+
+_PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
+_TAIL = r"[^.\w]+$"  # cleanco's strip_tail, on ASCII
+
+
+@functools.cache
+def _term_sets() -> tuple[pl.Series, pl.Series, pl.Series]:
+    """cleanco's default terms: the last words, the single-word terms, and every word of any term.
+
+    Each as a one-row list, the form ``is_in`` takes for a set.
+    """
+    terms = prepare_default_terms()
+    return tuple(
+        pl.Series(sorted(words), dtype=pl.String).implode()
+        for words in (
+            _legal_form_endings(),
+            {words[0] for size, words in terms if size == 1},
+            {word for _, words in terms for word in words},
+        )
+    )
+
+
+def _key(word: pl.Expr) -> pl.Expr:
+    """A word as cleanco compares it to its terms (ASCII): lowercase, without ``.,-``."""
+    return word.str.to_lowercase().str.replace_all(r"[.,-]", "")
+
+
+def _ends_in_legal_form(text: pl.Expr) -> pl.Expr:
+    """``_may_end_in_legal_form`` of printable-ASCII text."""
+    endings, _, _ = _term_sets()
+    return _key(text.str.replace(_TAIL, "").str.extract(r"([^ ]+)$", 1)).is_in(endings).fill_null(False)
+
+
+def _folded_ascii(text: pl.Expr) -> pl.Expr:
+    """``_fold`` of ASCII text."""
+    return text.str.to_lowercase().str.replace_all(_NON_WORD.pattern, " ").str.strip_chars()
+
+
+def _vectorized_clean_names(names: pl.DataFrame, out: str) -> pl.DataFrame:
+    """For the distinct names in ``__name``: ``__vectorized``, and where it is true ``out``."""
+    _, single_word_terms, term_words = _term_sets()
+    name = pl.col("__name")
+    trimmed = name.str.replace(_TAIL, "")
+    without_last = trimmed.str.replace(r"[^ ]+$", "")
+    folded, folded_without_last = pl.col("__folded"), pl.col("__folded_without_last")
+    printable = name.str.contains(_PRINTABLE_ASCII)
+    no_legal_form = ~_ends_in_legal_form(name) & ~_ends_in_legal_form(folded)
+    one_legal_form = (
+        _key(trimmed.str.extract(r"([^ ]+)$", 1)).is_in(single_word_terms).fill_null(False)
+        & ~_key(trimmed.str.extract(r"([^ ]+) +[^ ]+$", 1)).is_in(term_words).fill_null(True)
+        & ~_ends_in_legal_form(without_last)
+        & (folded_without_last != "")
+        & ~_ends_in_legal_form(folded_without_last)
+    )
+    return (
+        names.with_columns(
+            _folded_ascii(name).alias("__folded"), _folded_ascii(without_last).alias("__folded_without_last")
+        )
+        .with_columns(
+            (printable & (no_legal_form | one_legal_form)).alias("__vectorized"),
+            pl.when(printable & no_legal_form)
+            .then(pl.when(folded != "").then(folded))
+            .when(printable & one_legal_form)
+            .then(folded_without_last)
+            .alias(out),
+        )
+        .select("__name", "__vectorized", out)
+    )
+
+
 def clean_company_name_column(
     frame: pl.DataFrame, column: str = "company", out: str = COMPANY_NAME_CLEAN
 ) -> pl.DataFrame:
-    """Add ``out`` = :func:`clean_company_name` of ``column``, cleaning each distinct name once."""
-    names = frame.get_column(column).cast(pl.String).drop_nulls().unique().to_list()
-    mapping = pl.DataFrame(
-        {"__name": names, out: [clean_company_name(name) for name in names]},
-        schema={"__name": pl.String, out: pl.String},
-    )
+    """Add ``out`` = :func:`clean_company_name` of ``column``, deciding each distinct name once.
+
+    Most names are cleaned all at once in polars (see ``_vectorized_clean_names``), the
+    others one by one.
+    """
+    names = frame.select(pl.col(column).cast(pl.String).drop_nulls().unique().alias("__name"))
+    decided = _vectorized_clean_names(names, out)
+    rest = decided.filter(~pl.col("__vectorized")).get_column("__name").to_list()
+    mapping = pl.concat([
+        decided.filter(pl.col("__vectorized")).drop("__vectorized"),
+        pl.DataFrame(
+            {"__name": rest, out: [clean_company_name(name) for name in rest]},
+            schema={"__name": pl.String, out: pl.String},
+        ),
+    ])
     base = frame.drop(out) if out in frame.columns else frame
     return (
         base.with_columns(pl.col(column).cast(pl.String).alias("__name"))

@@ -169,7 +169,9 @@ def test_default_lists_are_cached_and_normalized() -> None:
     assert all(domain == domain.lower() and domain.isascii() for domain in lists.personal | lists.disposable)
 
 
-def test_domain_column_maps_each_distinct_host_once(monkeypatch: pytest.MonkeyPatch, lists: DomainLists) -> None:
+def test_domain_column_decides_each_distinct_host_once_and_plain_hosts_without_python(
+    monkeypatch: pytest.MonkeyPatch, lists: DomainLists
+) -> None:
     seen: list[str | None] = []
     original = domains.registrable_domain
 
@@ -178,17 +180,71 @@ def test_domain_column_maps_each_distinct_host_once(monkeypatch: pytest.MonkeyPa
         return original(host)
 
     monkeypatch.setattr(domains, "registrable_domain", counting)
-    frame = pl.DataFrame({"email_host": ["mail.acme.com", "gmail.com", None, "mail.acme.com", "1.2.3.4"] * 200})
+    hosts = ["mail.acme.com", "gmail.com", None, "Mail.ACME.com", "1.2.3.4", "bücher.de", "a.b.ck", "acme.co.uk"]
+    frame = pl.DataFrame({"email_host": hosts * 200})
     result = domain_column(frame, lists)
-    assert sorted(seen, key=str) == ["1.2.3.4", "gmail.com", "mail.acme.com"]
+    # IP literals, IDNA and the wildcard territory of *.ck go through Python, once each.
+    assert sorted(seen, key=str) == ["1.2.3.4", "a.b.ck", "bücher.de"]
     assert result.height == frame.height
-    assert result.head(5).select("email_host", "domain", "domain_kind").rows() == [
+    assert result.head(len(hosts)).select("email_host", "domain", "domain_kind").rows() == [
         ("mail.acme.com", "acme.com", "company"),
         ("gmail.com", "gmail.com", "personal"),
         (None, None, None),
-        ("mail.acme.com", "acme.com", "company"),
+        ("Mail.ACME.com", "acme.com", "company"),
         ("1.2.3.4", None, None),
+        ("bücher.de", "xn--bcher-kva.de", "company"),
+        ("a.b.ck", "a.b.ck", "company"),
+        ("acme.co.uk", "acme.co.uk", "company"),
     ]
+
+
+# Labels that reach every branch of the suffix walk: plain, multi-label and wildcard
+# suffixes with their exceptions, personal and disposable names, IDNA, digits, and labels
+# the syntax refuses.
+_HOST_LABELS = st.sampled_from([
+    "com", "uk", "co", "sch", "jp", "kobe", "city", "tokyo", "ck", "www", "br", "nom", "de", "au", "com", "net",
+    "dynv6", "0-mailer", "gmail", "yahoo", "mailinator", "mail", "acme", "eu", "sales", "xn--bcher-kva",
+    "bücher", "1", "255", "a-b", "-a", "a-", "", "x" * 63, "y" * 64, "ＡＣＭＥ", "notatld", "localhost",
+])
+
+
+def _reference(host: str, lists: DomainLists) -> tuple[str | None, str | None]:
+    domain = registrable_domain(host)
+    return domain, classify_domain(domain, lists, host).value if domain is not None else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    hosts=st.lists(
+        st.lists(_HOST_LABELS, min_size=1, max_size=10).map(".".join)
+        | st.from_regex(r"[a-zA-Z0-9.\-]{1,30}", fullmatch=True)
+        | st.text(max_size=30),
+        max_size=20,
+    ),
+    upper=st.booleans(),
+)
+def test_domain_column_equals_the_reference_functions(hosts: list[str], upper: bool, lists: DomainLists) -> None:
+    hosts = [host.upper() if upper else host for host in hosts]
+    result = domain_column(pl.DataFrame({"email_host": hosts}, schema={"email_host": pl.String}), lists)
+    assert list(zip(result["domain"], result["domain_kind"], strict=True)) == [_reference(h, lists) for h in hosts]
+
+
+def test_domain_column_equals_the_reference_functions_on_generated_customers(lists: DomainLists) -> None:
+    from restructure_pipeline.identity.emails import EMAIL_HOST, normalize_email_column
+    from restructure_pipeline.sample_data import generate_customers
+
+    hosts = normalize_email_column(generate_customers(20_000, seed=7), "email").get_column(EMAIL_HOST)
+    distinct = hosts.drop_nulls().unique().to_list()
+    result = domain_column(pl.DataFrame({"email_host": distinct}, schema={"email_host": pl.String}), lists)
+    assert len(distinct) > 3_000
+    assert list(zip(result["domain"], result["domain_kind"], strict=True)) == [_reference(h, lists) for h in distinct]
+
+
+def test_domain_column_applies_the_list_overrides(lists: DomainLists) -> None:
+    overridden = DomainLists.default(extra_personal=["acme.com"], not_personal=["gmail.com"])
+    frame = pl.DataFrame({"email_host": ["mail.acme.com", "gmail.com"]})
+    assert domain_column(frame, overridden).get_column("domain_kind").to_list() == ["personal", "company"]
+    assert domain_column(frame, lists).get_column("domain_kind").to_list() == ["company", "personal"]
 
 
 def test_domain_column_keeps_other_columns_and_types(lists: DomainLists) -> None:

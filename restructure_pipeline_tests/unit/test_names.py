@@ -87,7 +87,7 @@ def test_name_that_is_only_a_legal_form_is_kept(name: str, clean: str) -> None:
     assert clean_company_name(name) == clean
 
 
-def test_column_cleans_each_distinct_name_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_column_cleans_each_distinct_name_once_and_plain_names_without_python(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str | None] = []
     original = names.clean_company_name
 
@@ -96,11 +96,48 @@ def test_column_cleans_each_distinct_name_once(monkeypatch: pytest.MonkeyPatch) 
         return original(name)
 
     monkeypatch.setattr(names, "clean_company_name", counting)
-    frame = pl.DataFrame({"id": [1, 2, 3, 4], "company": ["Acme, Inc.", None, "ACME Inc", "Acme, Inc."]})
+    companies = [
+        "Acme, Inc.", None, "ACME Inc", "Acme, Inc.", "Acme Pty Ltd", "Müller GmbH", "Acme-Inc", "Inc", "Acme"
+    ]
+    frame = pl.DataFrame({"id": range(len(companies)), "company": companies})
     result = clean_company_name_column(frame)
-    assert sorted(seen, key=str) == ["ACME Inc", "Acme, Inc."]
+    # A two-word legal form, accents, a form that folding reveals, and a name that is only a form.
+    assert sorted(seen, key=str) == ["Acme Pty Ltd", "Acme-Inc", "Inc", "Müller GmbH"]
     assert result.columns == ["id", "company", "company_name_clean"]
-    assert result.get_column("company_name_clean").to_list() == ["acme", None, "acme", "acme"]
+    assert result.get_column("company_name_clean").to_list() == [
+        "acme", None, "acme", "acme", "acme", "muller", "acme", "inc", "acme"
+    ]
+
+
+_NAME_WORDS = st.sampled_from(
+    ["Acme", "acme", "Inc", "Inc.", "inc,", "LLC", "Ltd", "Co.", "Co", "&", "KG", "GmbH", "S.A.", "SA", "Pty", "B.V.",
+     "AG", "Corp", "Corporation", "plc", "sp.", "z", "o.o.", "and", "Company", "13,", "(UK)", "-", "_", ",", ".",
+     "Müller", "ＡＢ", "a/s", "", " ", "\t", "Holdings", "de", "C.V."]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    companies=st.lists(
+        st.lists(_NAME_WORDS, max_size=6).map(" ".join)
+        | st.text(alphabet=st.characters(max_codepoint=0x7F))
+        | st.text(),
+        max_size=20,
+    )
+)
+def test_column_equals_clean_company_name(companies: list[str]) -> None:
+    frame = pl.DataFrame({"company": companies}, schema={"company": pl.String})
+    result = clean_company_name_column(frame).get_column("company_name_clean").to_list()
+    assert result == [clean_company_name(name) for name in companies]
+
+
+def test_column_equals_clean_company_name_on_generated_customers() -> None:
+    from restructure_pipeline.sample_data import generate_customers
+
+    companies = generate_customers(20_000, seed=7).get_column("company").drop_nulls().unique().to_list()
+    result = clean_company_name_column(pl.DataFrame({"company": companies}, schema={"company": pl.String}))
+    assert len(companies) > 3_000
+    assert result.get_column("company_name_clean").to_list() == [clean_company_name(name) for name in companies]
 
 
 def test_column_takes_custom_names() -> None:
