@@ -66,25 +66,26 @@ _CREATE_COMPANY_NEXT = """
 CREATE TEMP TABLE company_next (
     domain TEXT PRIMARY KEY, name TEXT, industry TEXT, "minEmployeeSize" INTEGER, "maxEmployeeSize" INTEGER,
     "employeeSizeLink" TEXT, revenue BIGINT, address TEXT, city TEXT, state TEXT, country TEXT,
-    "zipCode" TEXT, phone TEXT, "mobilePhone" TEXT, "externalSource" TEXT, "createdAt" TIMESTAMP(3)
+    "zipCode" TEXT, phone TEXT, "mobilePhone" TEXT
 ) ON COMMIT DROP
 """
 
 # A company's birth: its earliest row ever seen for the domain, superseded versions included,
 # so the answer does not depend on whether drops arrived one by one or all at once.
-# One sort: the first row per domain in birth order carries both answers.
+# One sort: the first row per domain in birth order carries both answers. A table of its
+# own, joined where companies are written (updating company_next took 1.4 s at 1M).
+# {recomputed_domains}: the join that keeps the domains of company_next, none when
+# everything is queued (every domain with a row is recomputed; the join took 0.8 s).
 _LINEAGE = """
-UPDATE company_next n
-SET "createdAt" = lineage.created_at, "externalSource" = lineage.external_source
-FROM (
-    SELECT DISTINCT ON (s.company_domain)
-           s.company_domain AS domain, s."createdAt" AS created_at, s."externalSource" AS external_source
-    FROM restructure.source_record s
-    JOIN company_next c ON c.domain = s.company_domain
-    ORDER BY s.company_domain, s."createdAt", s.source_seq, s.source, s.source_ref
-) lineage
-WHERE n.domain = lineage.domain
+CREATE TEMP TABLE company_lineage ON COMMIT DROP AS
+SELECT DISTINCT ON (s.company_domain) s.company_domain AS domain, s."createdAt", s."externalSource"
+FROM restructure.source_record s
+{recomputed_domains}
+WHERE s.company_domain IS NOT NULL
+ORDER BY s.company_domain, s."createdAt", s.source_seq, s.source, s.source_ref
 """
+
+_RECOMPUTED_DOMAINS = "JOIN company_next c ON c.domain = s.company_domain"
 
 _NEW_DOMAINS = """
 SELECT n.domain FROM company_next n
@@ -110,9 +111,10 @@ _CREATE_NEW_IDS = "CREATE TEMP TABLE new_company_id (domain TEXT PRIMARY KEY, id
 _UPSERT = """
 WITH written AS (
     INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
-    SELECT coalesce(c.id, fresh.id), n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt",
+    SELECT coalesce(c.id, fresh.id), n.domain, {next_attributes}, l."externalSource", n.domain, l."createdAt",
            now() AT TIME ZONE 'UTC'
     FROM company_next n
+    JOIN company_lineage l ON l.domain = n.domain
     LEFT JOIN "Company" c ON c.domain = n.domain
     LEFT JOIN new_company_id fresh ON fresh.domain = n.domain
     ON CONFLICT (domain) DO UPDATE SET {assignments}, "updatedAt" = EXCLUDED."updatedAt"
@@ -126,8 +128,9 @@ INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'company', id F
 # Into an empty "Company": every domain is new, and the indices are rebuilt from the table.
 _INSERT = """
 INSERT INTO "Company" (id, domain, {attributes}, "externalSource", "externalId", "createdAt", "updatedAt")
-SELECT fresh.id, n.domain, {next_attributes}, n."externalSource", n.domain, n."createdAt", now() AT TIME ZONE 'UTC'
+SELECT fresh.id, n.domain, {next_attributes}, l."externalSource", n.domain, l."createdAt", now() AT TIME ZONE 'UTC'
 FROM company_next n
+JOIN company_lineage l ON l.domain = n.domain
 JOIN new_company_id fresh ON fresh.domain = n.domain
 """
 
@@ -178,7 +181,9 @@ def write_companies(
         # settles their lineage: about 5 s at 1M rows, in the shadow of about 3 s.
         ids = prefetched(id_blocks(new_domains.height, new_id), depth=max(1, id_block_count(new_domains.height)))
         with closing(ids):
-            conn.execute(_LINEAGE)
+            conn.execute(
+                sql.SQL(_LINEAGE).format(recomputed_domains=sql.SQL("" if everything else _RECOMPUTED_DOMAINS))
+            )
             if not everything:
                 conn.execute(_QUEUE_CHANGED_NAMES)
             conn.execute(_CREATE_NEW_IDS)

@@ -128,6 +128,29 @@ def test_legacy_table_and_drop_together(conn: psycopg.Connection, pipeline: Pipe
     assert extract.metadata["unknown_columns"].value == {"2026-11-26_contacts.csv": ["Favourite Colour"]}
 
 
+def test_a_first_full_refresh_takes_lineage_from_every_row_of_a_person_and_a_company(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    # Ann has two rows, her legacy one and a newer drop row, staged together by one full
+    # refresh into empty tables: her current row is the drop's, her lineage both rows.
+    ann = customer("c1", "ann@acme.com", "Acme Inc", jobTitle="Engineer", minutes=1)
+    bob = customer("c2", "bob@acme.com", "Acme Inc", jobTitle="Manager", minutes=2, externalSource="erp")
+    load_legacy(conn, [ann, bob])
+    write_csv(
+        drop_dir / "2026-11-27_contacts.csv",
+        ["External Source", "external_id", "First Name", "EMAIL", "Company", "Job Title"],
+        [["crm", "ext-c1", "Ann", "ann@acme.com", "Acme Inc", "CTO"]],
+    )
+    pipeline.full_refresh()
+
+    assert conn.execute(
+        'SELECT id, "jobTitle", "createdAt" FROM "Prospect" WHERE "externalId" = %s', ("ext-c1",)
+    ).fetchone() == ("c1", "CTO", ann["createdAt"])
+    # Acme was born with Ann's legacy row (superseded now), not with Bob's, the oldest current one.
+    birth = conn.execute('SELECT "createdAt", "externalSource" FROM "Company" WHERE domain = %s', ("acme.com",))
+    assert birth.fetchone() == (ann["createdAt"], "crm")
+
+
 def test_drop_resolves_a_formerly_quarantined_row(conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path) -> None:
     load_legacy(conn, [customer("c1", "zed@gmail.com", "Zeta Corp.", minutes=1)])
     pipeline.full_refresh()
