@@ -7,7 +7,9 @@ in this run (``pending_company_name``, and the names of the companies retired
 here). Who a name resolves to changes only with the companies that carry it, so nobody
 else's answer can have changed. A prospect migrated from ``Customer`` keeps the
 Customer's id; other prospects keep the id first given to their (externalSource,
-externalId). The quarantine is re-evaluated as a whole: a row that now resolves leaves it.
+externalId). The quarantine is evaluated again for the rows whose answer can have changed
+(all of them when everything is queued; else the rows of the recomputed identities and of
+the sources staged since, ``pending_source``): a row that now resolves leaves it.
 """
 
 from __future__ import annotations
@@ -225,6 +227,31 @@ WITH deleted AS (DELETE FROM "Company" c USING stale_company st WHERE c.id = st.
 INSERT INTO restructure.search_outbox (entity, entity_id) SELECT 'company', id FROM deleted
 """
 
+# The quarantine is evaluated again for every row when everything is queued. A drop run
+# evaluates again only the rows whose answer it can have changed: those of the identities
+# it recomputed (queued, or resolved again by name) and every row of the sources it staged
+# (a row without a complete identity is queued by no key), so its cost follows the drop.
+_REEVALUATED_ROWS = """
+CREATE TEMP TABLE reevaluated_row ON COMMIT DROP AS
+SELECT s.source, s.source_ref FROM restructure.source_record s JOIN recompute_key USING ("externalSource", "externalId")
+UNION
+SELECT s.source, s.source_ref FROM restructure.source_record s JOIN restructure.pending_source USING (source);
+ANALYZE reevaluated_row;
+"""
+
+_ONLY_REEVALUATED_ROWS = "JOIN reevaluated_row USING (source, source_ref)"
+
+# The quarantine rows the evaluation covers, found by index (also those whose source row is
+# gone: their identity is queued, or their source).
+_REEVALUATED_QUARANTINE = """
+AND (q.source, q.source_ref) IN (
+    SELECT r.source, r.source_ref
+    FROM restructure.customer_quarantine r JOIN recompute_key USING ("externalSource", "externalId")
+    UNION
+    SELECT r.source, r.source_ref FROM restructure.customer_quarantine r JOIN restructure.pending_source USING (source)
+)"""
+
+# {reevaluated_rows}: _ONLY_REEVALUATED_ROWS in a drop run, empty when everything is queued.
 _QUARANTINE_NEXT = """
 CREATE TEMP TABLE quarantine_next ON COMMIT DROP AS
 SELECT s.source, s.source_ref, s.line, s."externalSource", s."externalId",
@@ -238,6 +265,7 @@ SELECT s.source, s.source_ref, s.line, s."externalSource", s."externalId",
        -- Raw values that could not be parsed replace their (null) cleaned value.
        )) || jsonb_strip_nulls(coalesce(s.rejected_values, '{{}}'::jsonb)) AS raw
 FROM restructure.source_record s
+{reevaluated_rows}
 WHERE s.is_current
   AND (
         s.record_problem IS NOT NULL
@@ -248,6 +276,7 @@ WHERE s.is_current
   )
 """
 
+# {reevaluated_quarantine}: _REEVALUATED_QUARANTINE in a drop run, empty when everything is queued.
 _SYNC_QUARANTINE = """
 INSERT INTO restructure.customer_quarantine AS q
     (source, source_ref, line, "externalSource", "externalId", reason, raw, first_seen_at, last_seen_at)
@@ -259,12 +288,13 @@ SET line = EXCLUDED.line, "externalSource" = EXCLUDED."externalSource", "externa
     reason = EXCLUDED.reason, raw = EXCLUDED.raw, last_seen_at = EXCLUDED.last_seen_at;
 
 DELETE FROM restructure.customer_quarantine q
-WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND n.source_ref = q.source_ref);
+WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND n.source_ref = q.source_ref)
+{reevaluated_quarantine};
 """
 
 _CLEAR_QUEUES = """
 DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain; DELETE FROM restructure.pending_company_name;
-DELETE FROM restructure.pending_everything;
+DELETE FROM restructure.pending_everything; DELETE FROM restructure.pending_source;
 """
 
 
@@ -333,16 +363,23 @@ def write_prospects(
                 written = _upsert_prospects(conn)
         retired = conn.execute(_DELETE_STALE_COMPANIES).rowcount
 
+        if not everything:
+            conn.execute(_REEVALUATED_ROWS)
         conn.execute(
             sql.SQL(_QUARANTINE_NEXT).format(
                 raw_attributes=sql.SQL(", ").join(
                     sql.SQL("{key}, s.{column}").format(key=sql.Literal(name), column=sql.Identifier(name))
                     for name in ATTRIBUTE_COLUMNS  # the quarantine keeps the record as it came in
-                )
+                ),
+                reevaluated_rows=sql.SQL("" if everything else _ONLY_REEVALUATED_ROWS),
             )
         )
-        conn.execute(_SYNC_QUARANTINE)
-        quarantined = conn.execute("SELECT count(*) FROM quarantine_next").fetchone()[0]
+        conn.execute(
+            sql.SQL(_SYNC_QUARANTINE).format(
+                reevaluated_quarantine=sql.SQL("" if everything else _REEVALUATED_QUARANTINE)
+            )
+        )
+        quarantined = conn.execute("SELECT count(*) FROM restructure.customer_quarantine").fetchone()[0]
         conn.execute(_CLEAR_QUEUES)
     return ProspectWriteResult(
         recomputed=recomputed,

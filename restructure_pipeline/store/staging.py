@@ -3,8 +3,8 @@
 Staging a source replaces that source's rows wholesale in one transaction: new and
 changed rows are upserted, rows gone from the source are removed, and the identities and
 domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
-prospect steps (a full refresh queues everything at once: one row in
-``pending_everything``). Unchanged rows are left alone, so a rerun with the same input
+prospect steps, and the source in ``pending_source`` (a full refresh queues everything at
+once: one row in ``pending_everything``). Unchanged rows are left alone, so a rerun with the same input
 queues nothing. A source staged for the first time (the legacy table on the first run,
 each new drop) has nothing to compare with: its rows are copied straight into the table.
 """
@@ -47,6 +47,8 @@ WHERE s.source = {source}
 """
 
 # Old and new identities of every changed or removed row.
+_QUEUE_SOURCE = "INSERT INTO restructure.pending_source (source) VALUES (%s) ON CONFLICT DO NOTHING"
+
 _QUEUE_KEYS_OF_NEW_SOURCE = """
 INSERT INTO restructure.pending_key ("externalSource", "externalId")
 SELECT DISTINCT "externalSource", "externalId" FROM restructure.source_record
@@ -188,6 +190,7 @@ def _insert_new_source(conn: psycopg.Connection, source: str, frames: Iterable[p
                 frame.select(STAGING_COLUMNS).with_columns(is_current=pl.lit(True)),
             )
     if rows and queue:
+        conn.execute(_QUEUE_SOURCE, (source,))
         conn.execute(sql.SQL(_QUEUE_KEYS_OF_NEW_SOURCE).format(source=sql.Literal(source)))
         _queue_domains_of_pending_keys(conn)
         _settle_current_versions(conn)
@@ -206,6 +209,7 @@ def _replace_source(conn: psycopg.Connection, source: str, frames: Iterable[pl.D
     removed = conn.execute("SELECT count(*) FROM removed_ref").fetchone()[0]
     if changed or removed:
         if queue:
+            conn.execute(_QUEUE_SOURCE, (source,))
             conn.execute(sql.SQL(_QUEUE_KEYS).format(source=source_literal))
             _queue_domains_of_pending_keys(conn)
         conn.execute(sql.SQL(_DELETE_REMOVED).format(source=source_literal))

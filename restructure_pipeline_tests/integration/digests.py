@@ -86,8 +86,8 @@ TABLE_QUERIES: dict[str, str] = {
 EXACT_TABLES: tuple[str, ...] = (
     '"Company"', '"Prospect"', "company_prospect_view", "restructure.customer_quarantine",
     "restructure.source_record", "restructure.drop_file", "restructure.pending_key", "restructure.pending_domain",
-    "restructure.pending_company_name", "restructure.pending_everything", "restructure.search_outbox",
-    "restructure.search_sync",
+    "restructure.pending_company_name", "restructure.pending_everything", "restructure.pending_source",
+    "restructure.search_outbox", "restructure.search_sync",
 )
 
 

@@ -163,7 +163,10 @@ def test_a_drop_run_after_an_unfinished_full_refresh_recomputes_and_checks_every
         """SELECT p."externalId", c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" ORDER BY 1"""
     ).fetchall()
     assert linked == [("ext-c1", "acme.com"), ("ext-c2", "acme.com"), ("z-1", "zeta.io")]
-    assert conn.execute(queued + " + (SELECT count(*) FROM restructure.pending_everything)").fetchone()[0] == 0
+    assert conn.execute(
+        queued + " + (SELECT count(*) FROM restructure.pending_everything)"
+        " + (SELECT count(*) FROM restructure.pending_source)"
+    ).fetchone()[0] == 0
 
 
 def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:

@@ -269,10 +269,10 @@ def assert_converged(conn: psycopg.Connection, opensearch: OpenSearchResource, t
             problems.append(f"alias {alias} points at {live}")
     queued = conn.execute(
         "SELECT (SELECT count(*) FROM restructure.pending_key) + (SELECT count(*) FROM restructure.pending_domain)"
-        " + (SELECT count(*) FROM restructure.pending_everything)"
+        " + (SELECT count(*) FROM restructure.pending_everything) + (SELECT count(*) FROM restructure.pending_source)"
     ).fetchone()[0]
     if queued:
-        problems.append(f"{queued} identities/domains still queued")
+        problems.append(f"{queued} identities/domains/sources still queued")
     assert not problems, "not converged to the twin:\n" + "\n".join(problems)
 
 

@@ -169,6 +169,40 @@ def test_drop_resolves_a_formerly_quarantined_row(conn: psycopg.Connection, pipe
     assert _scalar(conn, 'SELECT "externalSource" FROM "Prospect" WHERE "externalId" = %s', ("z-1",)) == "csv_drop"
 
 
+def test_a_drop_run_evaluates_again_only_the_quarantine_rows_it_can_change(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(
+        conn,
+        [
+            customer("c1", "zed@gmail.com", "Zeta Corp.", minutes=1),  # joins by name: resolves with the drop
+            customer("c2", "not-an-email", "Acme", minutes=2),  # nothing in the drops concerns it
+        ],
+    )
+    pipeline.full_refresh()
+    quarantine = "SELECT source, reason, last_seen_at FROM restructure.customer_quarantine ORDER BY source, source_ref"
+    c2_seen = conn.execute(quarantine).fetchall()[1][2]
+
+    header = ["externalId", "email", "company"]
+    write_csv(drop_dir / "zeta.csv", header, [["z-1", "ops@zeta.io", "ZETA Corporation"], ["", "ann@zeta.io", "Zeta"]])
+    pipeline.ingest_drop("zeta.csv")
+    # c1 left, the drop's row without an id came in, c2 was not evaluated again.
+    rows = conn.execute(quarantine).fetchall()
+    assert [(source, reason) for source, reason, _ in rows] == [
+        ("legacy", "invalid_email"), ("zeta.csv", "missing_external_id")
+    ]
+    assert rows[0][2] == c2_seen
+
+    # The drop again without the row no identity queues: it leaves the quarantine.
+    write_csv(drop_dir / "zeta.csv", header, [["z-1", "ops@zeta.io", "ZETA Corporation"]])
+    pipeline.ingest_drop("zeta.csv")
+    assert conn.execute(quarantine).fetchall() == [("legacy", "invalid_email", c2_seen)]
+
+    pipeline.full_refresh()  # evaluates every row again
+    ((source, reason, seen),) = conn.execute(quarantine).fetchall()
+    assert (source, reason) == ("legacy", "invalid_email") and seen > c2_seen
+
+
 def test_prospect_moves_when_a_drop_changes_its_domain_and_empty_company_is_retired(
     conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
 ) -> None:
