@@ -178,7 +178,7 @@ def write_companies(
         domains = _merge_into_company_next(conn, stream, merge)
         new_domains = fetch_frame(conn, _NEW_DOMAINS, schema={"domain": pl.Utf8})
         # A worker thread makes the new companies' ids (cuid2 hashes each one) while Postgres
-        # settles their lineage: about 5 s at 1M rows, in the shadow of about 3 s.
+        # finds their births: about 4 s at 1M rows, beside about 1.3 s.
         ids = prefetched(id_blocks(new_domains.height, new_id), depth=max(1, id_block_count(new_domains.height)))
         with closing(ids):
             conn.execute(

@@ -4,9 +4,10 @@ Staging a source replaces that source's rows wholesale in one transaction: new a
 changed rows are upserted, rows gone from the source are removed, and the identities and
 domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
 prospect steps, and the source in ``pending_source`` (a full refresh queues everything at
-once: one row in ``pending_everything``). Unchanged rows are left alone, so a rerun with the same input
-queues nothing. A source staged for the first time (the legacy table on the first run,
-each new drop) has nothing to compare with: its rows are copied straight into the table.
+once: one row in ``pending_everything``). Unchanged rows are left alone, so a rerun with
+the same input queues nothing. A source staged for the first time (the legacy table on the
+first run, each new drop) has nothing to compare with: its rows are copied straight into
+the table.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ WHERE s.source = {source}
   AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.source_ref = s.source_ref);
 """
 
-# Old and new identities of every changed or removed row.
+# A source with new, changed or removed rows: the prospect step evaluates its quarantine rows again.
 _QUEUE_SOURCE = "INSERT INTO restructure.pending_source (source) VALUES (%s) ON CONFLICT DO NOTHING"
 
+# Old and new identities of every changed or removed row.
 _QUEUE_KEYS_OF_NEW_SOURCE = """
 INSERT INTO restructure.pending_key ("externalSource", "externalId")
 SELECT DISTINCT "externalSource", "externalId" FROM restructure.source_record
