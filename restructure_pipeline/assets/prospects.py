@@ -39,11 +39,12 @@ def prospects(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
         result = write_prospects(conn, company_name_owners, _clean_names, new_cuid)
         total = conn.execute('SELECT count(*) FROM "Prospect"').fetchone()[0]
         by_reason = quarantine_by_reason(conn)
+        quarantined = sum(by_reason.values())
         too_long = values_too_long(conn) if by_reason.get(QuarantineReason.VALUE_TOO_LONG) else []
         schema = table_schema(conn, "public", "Prospect")
     context.log.info(
         f"Recomputed {result.recomputed} prospects ({result.inserted_or_updated} written, {result.deleted} removed); "
-        f"{result.quarantined} rows quarantined"
+        f"{quarantined} rows quarantined"
     )
     metadata: dict[str, object] = {
         "dagster/row_count": total,
@@ -53,7 +54,7 @@ def prospects(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
         "prospects_removed": result.deleted,
         "resolved_by_company_name": result.resolved_by_name,
         "companies_retired": result.companies_retired,
-        "quarantined": result.quarantined,
+        "quarantined": quarantined,
         "quarantine_by_reason": markdown_table(["reason", "rows"], sorted(by_reason.items())),
         **{f"quarantined/{reason}": count for reason, count in by_reason.items()},
         "duration_seconds": round(time.perf_counter() - started, 3),

@@ -305,7 +305,6 @@ class ProspectWriteResult:
     deleted: int
     companies_retired: int
     resolved_by_name: int  # people resolved again by name in this run who found their company
-    quarantined: int
 
 
 def write_prospects(
@@ -379,7 +378,6 @@ def write_prospects(
                 reevaluated_quarantine=sql.SQL("" if everything else _REEVALUATED_QUARANTINE)
             )
         )
-        quarantined = conn.execute("SELECT count(*) FROM restructure.customer_quarantine").fetchone()[0]
         conn.execute(_CLEAR_QUEUES)
     return ProspectWriteResult(
         recomputed=recomputed,
@@ -387,7 +385,6 @@ def write_prospects(
         deleted=deleted,
         companies_retired=retired,
         resolved_by_name=resolved_by_name,
-        quarantined=quarantined,
     )
 
 
