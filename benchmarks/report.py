@@ -362,8 +362,8 @@ def render_markdown(report: Mapping) -> str:
         f"# Benchmark: {report['rows']:,} legacy customers",
         "",
         (f"Seed {report['seed']}, drop of {report['drop_rows']:,} rows, queries timed {report['queries_repeat']} times "
-        f"each, code {report['code_version']}. Run {report['started_at']} to {report['finished_at']} ({_fmt(report['duration_seconds'], 0)} s in all). "
-        "Every ratio comes from this one run on this machine."),
+        f"each, code {report['code_version']}. Run {report['started_at']} to {report['finished_at']} "
+        f"({_fmt(report['duration_seconds'], 0)} s in all). Every ratio comes from this one run on this machine."),
         "",
         "## Machine",
         "",

@@ -1172,7 +1172,11 @@ def generate_drop(
         picked = picked.sort("_h").head(n_update)
         n_titles, n_locs = _UPDATE_TITLES.len(), len(_LOCATIONS)
         title_i, loc_i = _bits("_h", 0, n_titles), _bits("_h", 8, n_locs)
-        title_i = pl.when(_pick(_UPDATE_TITLES, title_i) == pl.col("jobTitle")).then((title_i + _u64(1)) % _u64(n_titles)).otherwise(title_i)
+        title_i = (
+            pl.when(_pick(_UPDATE_TITLES, title_i) == pl.col("jobTitle"))
+            .then((title_i + _u64(1)) % _u64(n_titles))
+            .otherwise(title_i)
+        )
         loc_i = pl.when(_pick(_LOC_CITY, loc_i) == pl.col("city")).then((loc_i + _u64(1)) % _u64(n_locs)).otherwise(loc_i)
         updates = picked.with_columns(_title=title_i, _loc=loc_i).with_columns(
             jobTitle=_pick(_UPDATE_TITLES, pl.col("_title")),

@@ -55,7 +55,7 @@ def quarantine_by_reason(conn: psycopg.Connection) -> dict[str, int]:
     rows = conn.execute(
         "SELECT reason, count(*) FROM restructure.customer_quarantine GROUP BY reason ORDER BY reason"
     ).fetchall()
-    return {reason: count for reason, count in rows}
+    return dict(rows)
 
 
 def values_too_long(conn: psycopg.Connection, rows: int = 20) -> list[tuple[str, str, str, int]]:

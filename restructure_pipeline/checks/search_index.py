@@ -41,7 +41,7 @@ def build_search_index_checks(definition: IndexDefinition) -> list[dg.AssetCheck
         ids = [document_id(definition, row) for row in rows]
         docs = opensearch.client().mget(index=alias, body={"ids": ids})["docs"] if ids else []
         mismatches = []
-        for row, doc in zip(rows, docs):
+        for row, doc in zip(rows, docs, strict=True):
             if not doc.get("found"):
                 mismatches.append((doc["_id"], "missing from the index"))
             elif differing := source_matches_row(definition, row, doc["_source"]):

@@ -43,8 +43,8 @@ MAX_PREFIX_BYTES = (
 
 _FORBIDDEN_CHARACTERS = frozenset('\\/*?"<>|,#:')
 _FORBIDDEN_STARTS = ("-", "_", "+")
-_TOKEN = re.compile(r"[a-z0-9]{1,%d}" % MAX_TOKEN_LENGTH)
-_VERSION_SUFFIX = r"-([0-9]{8}t[0-9]{6}z)-([a-z0-9]{1,%d})" % MAX_TOKEN_LENGTH
+_TOKEN = re.compile(rf"[a-z0-9]{{1,{MAX_TOKEN_LENGTH}}}")
+_VERSION_SUFFIX = rf"-([0-9]{{8}}t[0-9]{{6}}z)-([a-z0-9]{{1,{MAX_TOKEN_LENGTH}}})"
 
 
 def _name_problems(name: str) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from opensearchpy import Transport
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, SSLError, TransportError
+
 from restructure_pipeline.search_index.bulk import RETRYABLE_STATUSES, exponential_backoff
 
 

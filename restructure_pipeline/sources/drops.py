@@ -245,5 +245,5 @@ class DropReader:
         if not self.header.has_external_source:
             data["externalSource"] = [self.default_external_source] * len(batch)
         self.rows_read += len(batch)
-        frame = pl.DataFrame(data, schema={name: pl.Utf8 for name in _DROP_COLUMNS})
+        frame = pl.DataFrame(data, schema=dict.fromkeys(_DROP_COLUMNS, pl.Utf8))
         return frame.with_columns(pl.Series("line", lines, dtype=pl.Int32))

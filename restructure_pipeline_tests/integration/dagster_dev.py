@@ -399,10 +399,8 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 30) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and _group_alive(group):
         time.sleep(0.2)

@@ -15,7 +15,7 @@ _BASE = datetime(2024, 1, 1)
 
 def customer(id: str, email: str | None, company: str | None = None, *, minutes: int = 0, **fields: object) -> dict:
     """A Customer row; unspecified fields are null, timestamps spread by ``minutes``."""
-    row: dict[str, object] = {column: None for column in CUSTOMER_COLUMNS}
+    row: dict[str, object] = dict.fromkeys(CUSTOMER_COLUMNS)
     row.update(
         id=id, email=email, company=company, externalSource="crm", externalId=f"ext-{id}",
         createdAt=_BASE + timedelta(minutes=minutes), updatedAt=_BASE + timedelta(minutes=minutes, seconds=30),
@@ -31,7 +31,7 @@ def load_legacy(conn: psycopg.Connection, rows: list[dict]) -> None:
 
 
 def _schema() -> dict[str, pl.DataType]:
-    types: dict[str, pl.DataType] = {column: pl.Utf8 for column in CUSTOMER_COLUMNS}
+    types: dict[str, pl.DataType] = dict.fromkeys(CUSTOMER_COLUMNS, pl.Utf8)
     types.update(minEmployeeSize=pl.Int32, maxEmployeeSize=pl.Int32, revenue=pl.Int64)
     types.update(createdAt=pl.Datetime("ms"), updatedAt=pl.Datetime("ms"))
     return types

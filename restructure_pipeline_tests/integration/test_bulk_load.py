@@ -49,11 +49,10 @@ def test_an_empty_table_is_loaded_without_its_indexes_and_ends_with_the_same_sch
 ) -> None:
     conn = tables
     before = _schema_of(conn, "child")
-    with conn.transaction():
-        with bulk_load(conn, "public", "child", unique_too=unique_too) as deferred:
-            assert deferred
-            during = _index_names(conn, "child")
-            conn.execute("INSERT INTO child VALUES ('c1', 'p1', 's', '1', 'x'), ('c2', NULL, 's', '2', NULL)")
+    with conn.transaction(), bulk_load(conn, "public", "child", unique_too=unique_too) as deferred:
+        assert deferred
+        during = _index_names(conn, "child")
+        conn.execute("INSERT INTO child VALUES ('c1', 'p1', 's', '1', 'x'), ('c2', NULL, 's', '2', NULL)")
     assert _schema_of(conn, "child") == before
     assert during == ({"child_pkey", "child_source_ref_key"} if not unique_too else set())
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 2
@@ -64,9 +63,8 @@ def test_unique_too_keeps_what_a_foreign_key_stands_on(tables: psycopg.Connectio
     conn.execute("CREATE TABLE other (id TEXT PRIMARY KEY)")
     before = _schema_of(conn, "other")
     conn.execute("CREATE TABLE referrer (other_id TEXT REFERENCES other (id))")
-    with conn.transaction():
-        with bulk_load(conn, "public", "other", unique_too=True):
-            during = _index_names(conn, "other")
+    with conn.transaction(), bulk_load(conn, "public", "other", unique_too=True):
+        during = _index_names(conn, "other")
     assert during == {"other_pkey"}  # child rows elsewhere reference it: it cannot go
     assert _schema_of(conn, "other") == before
 
@@ -76,33 +74,27 @@ def test_duplicates_loaded_with_unique_too_fail_the_transaction_and_leave_the_ta
 ) -> None:
     conn = tables
     before = _schema_of(conn, "child")
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        with conn.transaction():
-            with bulk_load(conn, "public", "child", unique_too=True):
-                conn.execute("INSERT INTO child VALUES ('c1', 'p1', 's', '1', 'x'), ('c1', 'p2', 's', '2', 'y')")
+    with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction(), bulk_load(conn, "public", "child", unique_too=True):
+        conn.execute("INSERT INTO child VALUES ('c1', 'p1', 's', '1', 'x'), ('c1', 'p2', 's', '2', 'y')")
     assert _schema_of(conn, "child") == before
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
 
 
 def test_a_foreign_key_is_validated_when_re_created(tables: psycopg.Connection) -> None:
     conn = tables
-    with pytest.raises(psycopg.errors.ForeignKeyViolation):
-        with conn.transaction():
-            with bulk_load(conn, "public", "child", unique_too=True):
-                conn.execute("INSERT INTO child VALUES ('c1', 'nobody', 's', '1', 'x')")
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction(), bulk_load(conn, "public", "child", unique_too=True):
+        conn.execute("INSERT INTO child VALUES ('c1', 'nobody', 's', '1', 'x')")
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
 
 
 def test_a_table_with_rows_keeps_its_indexes(tables: psycopg.Connection) -> None:
     conn = tables
     before = _schema_of(conn, "parent")
-    with conn.transaction():
-        with bulk_load(conn, "public", "parent", unique_too=True) as deferred:
-            assert not deferred
-            assert _schema_of(conn, "parent") == before
+    with conn.transaction(), bulk_load(conn, "public", "parent", unique_too=True) as deferred:
+        assert not deferred
+        assert _schema_of(conn, "parent") == before
 
 
 def test_outside_a_transaction_it_refuses(tables: psycopg.Connection) -> None:
-    with pytest.raises(RuntimeError, match="needs a transaction"):
-        with bulk_load(tables, "public", "child"):
-            pass
+    with pytest.raises(RuntimeError, match="needs a transaction"), bulk_load(tables, "public", "child"):
+        pass

@@ -322,7 +322,7 @@ def pipeline_writers(admin: psycopg.Connection, database: str) -> list[dict[str,
         """,
         (database, APPLICATION_NAME, WRITE_LOCK_KEY >> 32, WRITE_LOCK_KEY & 0xFFFFFFFF),
     ).fetchall()
-    return [dict(zip(("pid", "state", "wait_event_type", "query", "in_transaction"), row)) for row in rows]
+    return [dict(zip(("pid", "state", "wait_event_type", "query", "in_transaction"), row, strict=True)) for row in rows]
 
 
 def pipeline_sessions(admin: psycopg.Connection, database: str) -> list[tuple]:
@@ -645,9 +645,8 @@ def test_kill_during_an_opensearch_rebuild_keeps_the_live_aliases_and_a_rerun_co
     assert watcher.polls > 10
     assert orphan not in watcher.served, f"an alias served the partial index {orphan}"
     metadata = {name: result.asset_materializations_for_node(f"opensearch_{name}")[0].metadata for name in LOGICAL_NAMES}
-    assert {name: values["mode"].value for name, values in metadata.items()} == {
-        name: "rebuild" if rerun == "full_refresh" else "incremental" for name in LOGICAL_NAMES
-    }
+    expected_mode = "rebuild" if rerun == "full_refresh" else "incremental"
+    assert {name: values["mode"].value for name, values in metadata.items()} == dict.fromkeys(LOGICAL_NAMES, expected_mode)
     orphans_deleted = {name: str(values["orphaned_indices_deleted"].value) for name, values in metadata.items()}
     assert orphan in orphans_deleted.values(), f"the partial index {orphan} ({loaded} documents) was not deleted"
     assert orphan not in client.indices.get(index=f"{opensearch.index_prefix}*")

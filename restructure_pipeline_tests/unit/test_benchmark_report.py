@@ -46,7 +46,7 @@ def test_latency_summary_is_in_milliseconds() -> None:
 
 
 def test_stage_table_gives_input_and_output_rates_in_graph_order() -> None:
-    seconds = {stage: 2.0 for stage in STAGES}
+    seconds = dict.fromkeys(STAGES, 2.0)
     table = stage_table(seconds, {"companies": 500}, input_rows=1_000, peak_rss_mb={"companies": 321.04})
     assert list(table) == list(STAGES)
     assert table["companies"] == {"seconds": 2.0, "rows_per_second": 500.0, "output_rows": 500,
@@ -72,9 +72,9 @@ def _query(old_p50: float, new_p50: float, view_p50: float) -> dict:
 
 
 def _report(rows: int = 1_000_000, *, peak_full: float = 500.0, query: dict | None = None) -> dict:
-    full_steps = {stage: 10.0 for stage in POSTGRES_STAGES} | {stage: 5.0 for stage in OPENSEARCH_STAGES}
-    drop_steps = {stage: 0.1 for stage in STAGES}
-    outputs_rows = {stage: 100 for stage in STAGES}
+    full_steps = dict.fromkeys(POSTGRES_STAGES, 10.0) | dict.fromkeys(OPENSEARCH_STAGES, 5.0)
+    drop_steps = dict.fromkeys(STAGES, 0.1)
+    outputs_rows = dict.fromkeys(STAGES, 100)
     return build_report(
         rows=rows, seed=42, drop_rows=rows // 100, queries_repeat=3, code_version="abc1234-dirty",
         machine={"cpu_model": "test cpu", "logical_cores": 2},
@@ -83,10 +83,11 @@ def _report(rows: int = 1_000_000, *, peak_full: float = 500.0, query: dict | No
         full_refresh_outputs=outputs_rows,
         full_refresh_run={"run_id": "r1", "wall_seconds": 100.0, "check_steps": {"a": 2.0, "b": 3.0}, "peak_rss_mb": peak_full,
                           "checks_passed": 20, "checks_failed": [],
-                          "stage_peak_rss_mb": {stage: peak_full - 1 for stage in STAGES}},
+                          "stage_peak_rss_mb": dict.fromkeys(STAGES, peak_full - 1)},
         ingest_drop_steps=drop_steps,
         ingest_drop_outputs=outputs_rows,
-        ingest_drop_run={"run_id": "r2", "wall_seconds": 2.0, "check_steps": {f"check_{n}": n / 10 for n in range(1, 8)}, "peak_rss_mb": 300.0,
+        ingest_drop_run={"run_id": "r2", "wall_seconds": 2.0, "check_steps": {f"check_{n}": n / 10 for n in range(1, 8)},
+                         "peak_rss_mb": 300.0,
                          "checks_passed": 20, "checks_failed": [],
                          "index_updates": {"opensearch_prospects": {"upserted": 12, "deleted": 3}}},
         outputs={"companies": 100, "prospects": 200, "view_rows": 300, "opensearch_documents": 600},

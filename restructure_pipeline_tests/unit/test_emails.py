@@ -215,7 +215,14 @@ def test_normalize_email_never_raises_and_is_idempotent_on_any_text(raw: str) ->
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.emails() | st.builds(lambda local, host: f" {local}@{host.upper()} ", st.from_regex(r"[a-z.+]{1,10}", fullmatch=True), st.sampled_from(["ACME.com", "bücher.DE", "x.co.uk."])))
+@given(
+    st.emails()
+    | st.builds(
+        lambda local, host: f" {local}@{host.upper()} ",
+        st.from_regex(r"[a-z.+]{1,10}", fullmatch=True),
+        st.sampled_from(["ACME.com", "bücher.DE", "x.co.uk."]),
+    )
+)
 def test_normalizing_a_normalized_email_gives_itself(raw: str) -> None:
     result = normalize_email(raw)
     if result.email is not None:

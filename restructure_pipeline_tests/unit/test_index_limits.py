@@ -22,7 +22,7 @@ SCHEMA_PRISMA = Path(__file__).resolve().parents[2] / "schema.prisma"
 
 
 def _too_long(**columns: str | None) -> list[str]:
-    frame = pl.DataFrame({name: [value] for name, value in columns.items()}, schema={name: pl.String for name in columns})
+    frame = pl.DataFrame({name: [value] for name, value in columns.items()}, schema=dict.fromkeys(columns, pl.String))
     return too_long_columns(frame).get_column(TOO_LONG_COLUMNS).to_list()[0]
 
 

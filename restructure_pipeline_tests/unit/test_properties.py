@@ -95,7 +95,7 @@ def test_name_resolution_is_all_or_nothing_and_order_independent(companies: list
                          max_size=len(ATTRIBUTE_COLUMNS) + 2), min_size=1, max_size=10))
 def test_normalize_records_never_raises_and_is_deterministic_on_any_text(rows: list[list]) -> None:
     columns = ["externalSource", "externalId", *ATTRIBUTE_COLUMNS]
-    frame = pl.DataFrame(rows, schema={name: pl.String for name in columns}, orient="row")
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
     first = normalize_records(frame, DomainLists.default())
     assert first.height == frame.height
     assert first.equals(normalize_records(frame, DomainLists.default()))
@@ -116,9 +116,9 @@ _NEAR_LIMIT = st.one_of(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.fixed_dictionaries({name: _NEAR_LIMIT for name in INDEXED_INPUT_COLUMNS}))
+@given(st.fixed_dictionaries(dict.fromkeys(INDEXED_INPUT_COLUMNS, _NEAR_LIMIT)))
 def test_too_long_is_exactly_more_bytes_than_the_limit_in_a_checked_column(row: dict) -> None:
-    frame = pl.DataFrame([row], schema={name: pl.String for name in row})
+    frame = pl.DataFrame([row], schema=dict.fromkeys(row, pl.String))
     decided = normalize_records(frame, DomainLists.default()).row(0, named=True)
     expected = [
         name for name in INDEXED_INPUT_COLUMNS

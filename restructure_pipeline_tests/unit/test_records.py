@@ -21,7 +21,7 @@ def lists() -> DomainLists:
 
 def decide(lists: DomainLists, **row: Any) -> dict[str, Any]:
     raw = {"externalSource": "crm", "externalId": "1", "email": None, "company": "Acme Inc"} | row
-    frame = pl.DataFrame([raw], schema={name: pl.String for name in raw})
+    frame = pl.DataFrame([raw], schema=dict.fromkeys(raw, pl.String))
     return normalize_records(frame, lists).row(0, named=True)
 
 

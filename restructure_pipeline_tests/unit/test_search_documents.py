@@ -75,7 +75,7 @@ def compatible(kind: str, value: object) -> bool:
 
 
 def company_row(**changes: object) -> dict:
-    row = {name: None for name in COMPANIES.source_fields}
+    row = dict.fromkeys(COMPANIES.source_fields)
     row.update(
         id="c1", domain="acme.com", name="Acme Inc", minEmployeeSize=51, maxEmployeeSize=200, revenue=12_000_000,
         externalSource="legacy", externalId="acme.com", createdAt=T0, updatedAt=T0,
@@ -85,7 +85,7 @@ def company_row(**changes: object) -> dict:
 
 
 def view_row(**changes: object) -> dict:
-    row = {name: None for name in COMPANY_PROSPECT_VIEW.source_fields}
+    row = dict.fromkeys(COMPANY_PROSPECT_VIEW.source_fields)
     row.update(company_id="c1", domain="acme.com", company_name="Acme Inc", prospect_id="p1", first_name="Jane")
     row.update(created_at=T0, updated_at=T0)
     row.update(changes)
@@ -137,7 +137,7 @@ def test_null_columns_are_left_out_and_values_kept_as_stored() -> None:
 
 
 def test_companies_and_prospects_use_their_id() -> None:
-    prospect = {name: None for name in PROSPECTS.source_fields} | {"id": "ckxyz", "companyId": "c1"}
+    prospect = dict.fromkeys(PROSPECTS.source_fields) | {"id": "ckxyz", "companyId": "c1"}
     assert document_id(PROSPECTS, prospect) == "ckxyz"
     assert document_id(COMPANIES, company_row(id="c9")) == "c9"
 
