@@ -7,7 +7,8 @@ when merged content changes. A name that changes is
 queued, old and new spelling, in ``restructure.pending_company_name``: the people who
 join a company by that name are the ones the prospect step must resolve again.
 Companies whose domain lost every row are removed by the prospect step, after their
-prospects have moved.
+prospects have moved. The recomputed domains are marked merged in the queue, which the
+prospect step empties.
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ LEFT JOIN "Company" c ON c.domain = n.domain
 CROSS JOIN LATERAL (VALUES (c.name), (n.name)) AS changed (name)
 WHERE c.name IS DISTINCT FROM n.name AND changed.name IS NOT NULL
 ON CONFLICT (name) DO NOTHING
+"""
+
+# Every queued domain has been recomputed (the write lock kept the queues still since this
+# step read them); the prospect step clears the queues only when nothing is left unmerged.
+_MARK_MERGED = """
+UPDATE restructure.pending_domain SET merged = TRUE WHERE NOT merged;
+UPDATE restructure.pending_everything SET merged = TRUE WHERE NOT merged;
 """
 
 _CREATE_NEW_IDS = "CREATE TEMP TABLE new_company_id (domain TEXT PRIMARY KEY, id TEXT NOT NULL) ON COMMIT DROP"
@@ -205,6 +213,7 @@ def write_companies(
                     excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(name) for name in attributes),
                 )
                 written = conn.execute(upsert).rowcount
+        conn.execute(_MARK_MERGED)
         inserted = new_domains.height
     return CompanyWriteResult(domains_recomputed=domains, inserted=inserted, updated=max(written - inserted, 0))
 

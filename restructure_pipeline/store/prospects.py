@@ -10,6 +10,8 @@ Customer's id; other prospects keep the id first given to their (externalSource,
 externalId). The quarantine is evaluated again for the rows whose answer can have changed
 (all of them when everything is queued; else the rows of the recomputed identities and of
 the sources staged since, ``pending_source``): a row that now resolves leaves it.
+The step runs only once the company step has merged every queued domain
+(:class:`UnmergedQueueError` otherwise), and then empties the queues.
 """
 
 from __future__ import annotations
@@ -292,10 +294,19 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine_next n WHERE n.source = q.source AND 
 {reevaluated_quarantine};
 """
 
+_UNMERGED_QUEUE = """
+SELECT (SELECT count(*) FROM restructure.pending_domain WHERE NOT merged),
+       EXISTS (SELECT 1 FROM restructure.pending_everything WHERE NOT merged)
+"""
+
 _CLEAR_QUEUES = """
 DELETE FROM restructure.pending_key; DELETE FROM restructure.pending_domain; DELETE FROM restructure.pending_company_name;
 DELETE FROM restructure.pending_everything; DELETE FROM restructure.pending_source;
 """
+
+
+class UnmergedQueueError(RuntimeError):
+    """Domains were queued after the last company step: the prospect step would clear them unmerged."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +332,7 @@ def write_prospects(
     """
     with conn.transaction():
         take_write_lock(conn)
+        _require_merged_queue(conn)
         everything = everything_queued(conn)
         conn.execute(sql.SQL(_STALE_COMPANIES).format(queued_domains=sql.SQL("" if everything else _QUEUED_DOMAINS)))
         resolved_by_name = _resolve_by_name(conn, name_owners, clean_names, everything)
@@ -386,6 +398,22 @@ def write_prospects(
         companies_retired=retired,
         resolved_by_name=resolved_by_name,
     )
+
+
+def _require_merged_queue(conn: psycopg.Connection) -> None:
+    """Refuse to run while the queues hold work the company step has not merged.
+
+    An extract that committed after the last company step (another run's, or one
+    materialized without ``companies``) queued domains whose companies are not recomputed:
+    prospects would be linked to stale companies, and clearing the queues would lose them.
+    """
+    domains, everything = conn.execute(_UNMERGED_QUEUE).fetchone()
+    if domains or everything:
+        queued = "a full refresh's extract queued everything" if everything else f"{domains} domain(s) were queued"
+        raise UnmergedQueueError(
+            f"{queued} after the last company step: materialize companies, then prospects "
+            "(nothing was written; the queues are kept)"
+        )
 
 
 def _resolve_by_name(

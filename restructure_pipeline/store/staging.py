@@ -4,10 +4,10 @@ Staging a source replaces that source's rows wholesale in one transaction: new a
 changed rows are upserted, rows gone from the source are removed, and the identities and
 domains they touch are queued in ``pending_key`` / ``pending_domain`` for the company and
 prospect steps, and the source in ``pending_source`` (a full refresh queues everything at
-once: one row in ``pending_everything``). Unchanged rows are left alone, so a rerun with
-the same input queues nothing. A source staged for the first time (the legacy table on the
-first run, each new drop) has nothing to compare with: its rows are copied straight into
-the table.
+once: one row in ``pending_everything``); a queued domain is unmerged until the company step
+recomputes it. Unchanged rows are left alone, so a rerun with the same input queues nothing.
+A source staged for the first time (the legacy table on the first run, each new drop) has
+nothing to compare with: its rows are copied straight into the table.
 """
 
 from __future__ import annotations
@@ -73,14 +73,15 @@ WHERE k."externalSource" IS NOT NULL AND k."externalId" IS NOT NULL
 ON CONFLICT DO NOTHING
 """
 
-# Every domain any row of a queued identity votes for, before and after the change.
+# Every domain any row of a queued identity votes for, before and after the change. A domain
+# the company step already merged is queued again (its rows changed since).
 _QUEUE_DOMAINS_OF_PENDING_KEYS = """
-INSERT INTO restructure.pending_domain (domain)
+INSERT INTO restructure.pending_domain AS p (domain)
 SELECT DISTINCT s.company_domain
 FROM restructure.source_record s
 JOIN restructure.pending_key k USING ("externalSource", "externalId")
 WHERE s.company_domain IS NOT NULL
-ON CONFLICT DO NOTHING
+ON CONFLICT (domain) DO UPDATE SET merged = FALSE WHERE p.merged
 """
 
 _DELETE_REMOVED = """
@@ -140,7 +141,10 @@ SET is_current = TRUE
 WHERE NOT is_current AND ("externalSource" IS NULL OR "externalId" IS NULL)
 """
 
-_QUEUE_EVERYTHING = "INSERT INTO restructure.pending_everything DEFAULT VALUES ON CONFLICT DO NOTHING"
+_QUEUE_EVERYTHING = """
+INSERT INTO restructure.pending_everything AS e DEFAULT VALUES
+ON CONFLICT (everything) DO UPDATE SET merged = FALSE, queued_at = EXCLUDED.queued_at WHERE e.merged
+"""
 
 _EVERYTHING_QUEUED = "SELECT EXISTS (SELECT 1 FROM restructure.pending_everything)"
 

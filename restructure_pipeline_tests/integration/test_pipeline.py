@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import psycopg
+import pytest
 
+from restructure_pipeline.automation.launch import register_sources
 from restructure_pipeline.identity.merge import company_name_owners
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.ids import new_cuid
@@ -17,7 +20,7 @@ from restructure_pipeline.sample_data import (
     load_customers,
     write_drop_csv,
 )
-from restructure_pipeline.store.prospects import write_prospects
+from restructure_pipeline.store.prospects import UnmergedQueueError, write_prospects
 from restructure_pipeline.store.staging import queue_everything
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
 from restructure_pipeline_tests.integration.legacy_rows import customer, load_legacy, write_csv
@@ -311,6 +314,7 @@ def test_changed_company_names_are_looked_up_only_when_someone_joining_by_name_i
 
     # A full refresh queues everyone: a queued name concerns nobody who is not resolved anyway.
     queue_everything(conn)
+    conn.execute("UPDATE restructure.pending_everything SET merged = TRUE")  # as the company step does
     conn.execute("INSERT INTO restructure.pending_company_name (name) VALUES ('Acme')")
     write_prospects(conn, company_name_owners, clean_names, new_cuid)
     assert names_cleaned == []
@@ -323,6 +327,49 @@ def test_changed_company_names_are_looked_up_only_when_someone_joining_by_name_i
     assert names_cleaned == [["Acme"]]
     assert result.recomputed == 1  # Gus: Gil is queued but still has no company
     assert _linked_by_name(conn) == {"ext-g1": "acme.com", "ext-g2": "personal_domain_unresolved"}
+
+
+def test_prospects_refuse_domains_queued_after_the_company_step_and_a_run_then_catches_up(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    extract, companies = dg.AssetKey("customer_extract"), dg.AssetKey("companies")
+    job = pipeline.definitions.resolve_job_def("ingest_drop")
+
+    def materialize(partition_key: str, assets: list[dg.AssetKey]) -> None:
+        register_sources(pipeline.instance, drop_dir)
+        result = job.execute_in_process(
+            instance=pipeline.instance, partition_key=partition_key, asset_selection=assets, raise_on_error=False
+        )
+        assert result.success
+
+    # One drop's extract and company step; then another drop's extract commits, as another
+    # run's would between this run's company and prospect steps. It queues acme.com again
+    # (merged already) and zeta.io.
+    write_csv(drop_dir / "one.csv", ["externalId", "email", "company"], [["d-1", "bob@acme.com", "Acme"]])
+    materialize("one.csv", [extract, companies])
+    write_csv(
+        drop_dir / "two.csv", ["externalId", "email", "company"],
+        [["d-2", "carol@acme.com", "Acme"], ["d-3", "dave@zeta.io", "Zeta"]],
+    )
+    materialize("two.csv", [extract])
+    before = _snapshot(conn), _scalar(conn, "SELECT count(*) FROM restructure.pending_key")
+
+    with pytest.raises(UnmergedQueueError, match=r"2 domain\(s\) were queued after the last company step"):
+        write_prospects(conn, company_name_owners, lambda f: clean_company_name_column(f, "name", out="name_clean"), new_cuid)
+    assert (_snapshot(conn), _scalar(conn, "SELECT count(*) FROM restructure.pending_key")) == before
+
+    # The next run's company step merges what is queued, and its prospect step takes everyone.
+    drop = pipeline.ingest_drop("two.csv")
+    assert all(check.passed for check in drop.get_asset_check_evaluations())
+    linked = conn.execute(
+        """SELECT p."externalId", c.domain FROM "Prospect" p JOIN "Company" c ON c.id = p."companyId" ORDER BY 1"""
+    ).fetchall()
+    assert linked == [("d-1", "acme.com"), ("d-2", "acme.com"), ("d-3", "zeta.io"), ("ext-c1", "acme.com")]
+    assert _scalar(
+        conn, "SELECT (SELECT count(*) FROM restructure.pending_key) + (SELECT count(*) FROM restructure.pending_domain)"
+    ) == 0
 
 
 def test_unparseable_drop_fails_naming_file_and_line_and_writes_nothing(
