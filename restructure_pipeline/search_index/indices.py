@@ -23,19 +23,13 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from restructure_pipeline.search_index.bulk import BulkPolicy, BulkStats, bulk_write
-from restructure_pipeline.search_index.mappings import IndexDefinition
+from restructure_pipeline.search_index.mappings import IndexDefinition, serving_settings
 from restructure_pipeline.search_index.naming import (
     indices_to_delete,
     next_version_name,
     orphaned_versions,
     versions_of,
 )
-
-
-def _serving_settings(replicas: int) -> dict:
-    """What a version gets back before it goes live; nobody reads it while it loads with refresh
-    off and no replicas, whether it is new or a clone being updated."""
-    return {"index": {"refresh_interval": "1s", "number_of_replicas": replicas}}
 
 
 class IndexRebuildError(RuntimeError):
@@ -150,7 +144,7 @@ def rebuild_index(
                      for doc_id, source in documents),
             policy,
         )
-        client.indices.put_settings(index=index, body=_serving_settings(replicas))
+        client.indices.put_settings(index=index, body=serving_settings(replicas=replicas))
         loaded = _verify_count(client, index, alias, expected_count)
         previous = live_indices(client, alias)
         _swap_alias(client, alias, previous, index)
@@ -214,7 +208,7 @@ def apply_changes(
             ({"_op_type": "delete", "_index": index, "_id": doc_id} for doc_id in deletes),
         )
         stats = bulk_write(client, actions, policy)
-        client.indices.put_settings(index=index, body=_serving_settings(replicas))
+        client.indices.put_settings(index=index, body=serving_settings(replicas=replicas))
         documents = _verify_count(client, index, alias, expected_count)
         _swap_alias(client, alias, [previous], index)
     except BaseException:

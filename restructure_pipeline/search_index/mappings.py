@@ -134,10 +134,12 @@ class IndexDefinition:
             index["analysis"] = copy.deepcopy(self.analysis)
         return {"settings": {"index": index}, "mappings": copy.deepcopy(self.mappings)}
 
-    def serving_settings(self, *, replicas: int, refresh_interval: str | int = "1s") -> dict:
-        """Body for ``indices.put_settings`` once loading is done: replicas back, refresh on."""
-        index = {"number_of_replicas": _replicas(replicas), "refresh_interval": _refresh_interval(refresh_interval)}
-        return {"index": index}
+
+def serving_settings(*, replicas: int, refresh_interval: str | int = "1s") -> dict:
+    """Body for ``indices.put_settings`` once a version is loaded, new or a clone being updated
+    (nobody reads it while it loads with refresh off and no replicas): replicas back, refresh on."""
+    index = {"number_of_replicas": _replicas(replicas), "refresh_interval": _refresh_interval(refresh_interval)}
+    return {"index": index}
 
 
 def _replicas(replicas: int) -> int:

@@ -19,6 +19,7 @@ from restructure_pipeline.search_index.mappings import (
     SUBFIELD_IGNORE_ABOVE,
     IndexDefinition,
     definition_for,
+    serving_settings,
 )
 
 MIGRATIONS = Path(restructure_pipeline.__file__).parent / "schema" / "migrations"
@@ -192,8 +193,8 @@ def test_create_body_rejects_bad_settings(kwargs: dict) -> None:
 
 
 def test_serving_settings_restore_replicas_and_refresh() -> None:
-    assert COMPANIES.serving_settings(replicas=1) == {"index": {"number_of_replicas": 1, "refresh_interval": "1s"}}
-    assert COMPANIES.serving_settings(replicas=0, refresh_interval=30) == {
+    assert serving_settings(replicas=1) == {"index": {"number_of_replicas": 1, "refresh_interval": "1s"}}
+    assert serving_settings(replicas=0, refresh_interval=30) == {
         "index": {"number_of_replicas": 0, "refresh_interval": "30s"}
     }
 
