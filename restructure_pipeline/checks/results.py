@@ -15,7 +15,10 @@ def check_result(
     values: dict[str, object] = {"problems": problems, **metadata}
     if samples:
         values["samples"] = dg.MetadataValue.json(
-            [dict(zip(sample_headers, (None if v is None else str(v) for v in row), strict=True)) for row in samples[:SAMPLE_ROWS]]
+            [
+                dict(zip(sample_headers, (None if v is None else str(v) for v in row), strict=True))
+                for row in samples[:SAMPLE_ROWS]
+            ]
         )
     return dg.AssetCheckResult(passed=problems == 0, severity=dg.AssetCheckSeverity.ERROR, metadata=values)
 
