@@ -1,10 +1,12 @@
 """The drop sensor: each new, completely written CSV drop becomes a partition and a run.
 
-A file is complete when a ``<name>.ready`` marker sits next to it, or when its size and
-modification time are the same on two consecutive ticks. The cursor remembers what was
+A file is complete when a ``<name>.ready`` marker no older than the file sits next to it, or
+when its size and modification time are the same on two consecutive ticks; a marker older than
+the file is left over from an earlier version and does not count. The cursor remembers what was
 submitted (by size and mtime), so restarts of the daemon never submit a file twice, and a
 file rewritten later is ingested again. The sensor never reads file contents: a bad file
-fails its own run with a clear message and the sensor carries on.
+fails its own run with a clear message and the sensor carries on; a file whose name is not
+valid UTF-8 cannot be a partition key, so it is skipped with a warning until it is renamed.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from restructure_pipeline.automation.jobs import ingest_drop
+from restructure_pipeline.automation.launch import keyed_drop_files
 from restructure_pipeline.automation.partitions import CUSTOMER_SOURCES, LEGACY_PARTITION
 from restructure_pipeline.resources import PipelineSettings
-from restructure_pipeline.sources.drops import discover_drop_files, drop_partition_key
 
 READY_SUFFIX = ".ready"
 
@@ -50,13 +52,19 @@ class DropDecision:
 def decide_drops(
     files: list[tuple], cursor: DropCursor, known_partitions: set[str]
 ) -> DropDecision:
-    """Pure decision for one tick: ``files`` are (partition key, size, mtime_ns[, has ready marker])."""
+    """Pure decision for one tick: ``files`` are (partition key, size, mtime_ns[, ready marker's mtime_ns or None]).
+
+    A marker counts only when it is at least as new as the file; with an older one the file
+    passes the two-tick stability test like any other.
+    """
     requests: list[dg.RunRequest] = []
     new_partitions: list[str] = []
     pending: dict[str, list[int]] = {}
     submitted = dict(cursor.submitted)
     for key, size, mtime_ns, *marker in files:
-        ready_marker = bool(marker and marker[0])
+        marker_mtime_ns = marker[0] if marker else None
+        # a marker older than the file was left by an earlier version: the new one may still be written
+        ready_marker = marker_mtime_ns is not None and marker_mtime_ns >= mtime_ns
         signature = [size, mtime_ns]
         if submitted.get(key) == signature:
             continue
@@ -71,13 +79,15 @@ def decide_drops(
     return DropDecision(requests, new_partitions, DropCursor(pending=pending, submitted=submitted))
 
 
-def _scan(drop_dir) -> tuple[list[tuple[str, int, int, bool]], list[str]]:
-    files, problems = [], []
-    for path in discover_drop_files(drop_dir):
+def _scan(drop_dir) -> tuple[list[tuple[str, int, int, int | None]], list[str]]:
+    files = []
+    keyed, problems = keyed_drop_files(drop_dir)
+    for path, key in keyed:
         try:
             stat = path.stat()
-            ready = (path.parent / (path.name + READY_SUFFIX)).exists()
-            files.append((drop_partition_key(path, drop_dir), stat.st_size, stat.st_mtime_ns, ready))
+            marker = path.parent / (path.name + READY_SUFFIX)
+            marker_mtime_ns = marker.stat().st_mtime_ns if marker.exists() else None
+            files.append((key, stat.st_size, stat.st_mtime_ns, marker_mtime_ns))
         except OSError as error:  # vanished or unreadable between listing and stat: next tick decides
             problems.append(f"{path}: {error}")
     return files, problems

@@ -15,6 +15,7 @@ import csv
 import gzip
 import hashlib
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +181,7 @@ def line_of_first_invalid_utf8(path: Path) -> int | None:
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:  # a sequence cut off by the end of the file
         return line + error.object[: error.start].count(b"\n")
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):  # a corrupt gzip can decode to bad UTF-8 before its stream breaks
         return None
     return None
 
@@ -232,7 +233,7 @@ class DropReader:
             raise DropFileError(self.path, f"not valid UTF-8 ({error.reason})", line=bad_line) from error
         except csv.Error as error:
             raise DropFileError(self.path, f"malformed CSV: {error}", line=line + 1) from error
-        except (EOFError, gzip.BadGzipFile, OSError) as error:
+        except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as error:  # zlib.error: a corrupt deflate stream
             raise DropFileError(self.path, f"cannot read the file: {error}", line=line + 1) from error
 
     def _frame(self, batch: list[list[str]], lines: list[int]) -> pl.DataFrame:

@@ -88,6 +88,25 @@ def test_truncated_gzip_is_refused(tmp_path: Path) -> None:
         _read(path)
 
 
+@pytest.mark.parametrize("offset", [30, 200])
+def test_a_corrupt_gzip_stream_is_refused_naming_the_file(tmp_path: Path, offset: int) -> None:
+    data = bytearray(gzip.compress(("externalId,email\n" + "".join(f"{n},p{n}@acme.com\n" for n in range(1000))).encode()))
+    data[offset] ^= 0xFF  # inside the deflate stream: zlib.error, not BadGzipFile
+    path = _write(tmp_path, bytes(data), name="drop.csv.gz")
+    with pytest.raises(DropFileError, match="cannot read the file") as raised:
+        _read(path)
+    assert str(raised.value).startswith(f"{path}, line ")
+
+
+def test_a_corrupt_gzip_stream_after_bad_utf8_is_refused_on_its_line(tmp_path: Path) -> None:
+    bad_utf8 = gzip.compress(b"externalId,email\n1,b\xffb@acme.com\n")
+    broken = bytearray(gzip.compress("".join(f"{n},p{n}@acme.com\n" for n in range(1000)).encode()))
+    broken[30] ^= 0xFF  # the second gzip member breaks only when the bad byte's line is searched for
+    path = _write(tmp_path, bad_utf8 + bytes(broken), name="drop.csv.gz")
+    with pytest.raises(DropFileError, match=r"line 2: not valid UTF-8"):
+        _read(path)
+
+
 def test_header_only_is_an_empty_drop(tmp_path: Path) -> None:
     assert _read(_write(tmp_path, "externalId,email\n")).is_empty()
 
