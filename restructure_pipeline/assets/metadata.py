@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import dagster as dg
 import psycopg
 
-from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS
+from restructure_pipeline.identity.index_limits import VALUE_LIMITS
 from restructure_pipeline.identity.reasons import QuarantineReason
 
 # Staging moves a value too long to index into rejected_values under its field name; numbers
@@ -65,5 +65,5 @@ def values_too_long(conn: psycopg.Connection, rows: int = 20) -> list[tuple[str,
     """
     return conn.execute(
         _VALUES_TOO_LONG,
-        {"reason": QuarantineReason.VALUE_TOO_LONG.value, "columns": list(INDEXED_INPUT_COLUMNS), "rows": rows},
+        {"reason": QuarantineReason.VALUE_TOO_LONG.value, "columns": list(VALUE_LIMITS), "rows": rows},
     ).fetchall()

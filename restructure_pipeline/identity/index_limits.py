@@ -21,6 +21,11 @@ Checked columns (:data:`INDEXED_INPUT_COLUMNS`), by the indexed output they feed
 
 The limit, :data:`MAX_INDEXED_VALUE_BYTES`, is counted in UTF-8 bytes (what the index
 stores), not characters: 1,000 bytes are 1,000 ASCII letters but only 333 CJK characters.
+
+A legacy row's ``id`` is checked too, against :data:`MAX_DOCUMENT_ID_BYTES`: the migrated
+prospect keeps it, and it is the prospect's OpenSearch document id, which OpenSearch limits
+to 512 bytes (a longer one would fail every index run). Unlike the other columns it stays on
+the staged row, as its lineage.
 """
 
 from __future__ import annotations
@@ -47,6 +52,12 @@ INDEXED_INPUT_COLUMNS: tuple[str, ...] = (
     "country",
 )
 
+#: OpenSearch refuses document ids longer than this many bytes.
+MAX_DOCUMENT_ID_BYTES = 512
+
+#: Every checked column and its limit in UTF-8 bytes.
+VALUE_LIMITS: dict[str, int] = {**dict.fromkeys(INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES), "id": MAX_DOCUMENT_ID_BYTES}
+
 #: List column naming, per record, each checked column whose value is over the limit.
 TOO_LONG_COLUMNS = "too_long_columns"
 
@@ -58,8 +69,8 @@ def too_long_columns(frame: pl.DataFrame) -> pl.DataFrame:
     checked columns absent from the frame are skipped; the list is empty when all fit.
     """
     over_limit = [
-        pl.when(pl.col(name).cast(pl.String).str.len_bytes() > MAX_INDEXED_VALUE_BYTES).then(pl.lit(name))
-        for name in INDEXED_INPUT_COLUMNS
+        pl.when(pl.col(name).cast(pl.String).str.len_bytes() > limit).then(pl.lit(name))
+        for name, limit in VALUE_LIMITS.items()
         if name in frame.columns
     ]
     if not over_limit:

@@ -13,6 +13,8 @@ class QuarantineReason(enum.StrEnum):
     """Why an input row did not become a prospect (the ``reason`` of ``customer_quarantine``)."""
 
     MISSING_EXTERNAL_ID = "missing_external_id"
+    #: No ``externalSource``: a legacy row with a blank one (a drop without it gets its default).
+    MISSING_EXTERNAL_SOURCE = "missing_external_source"
     MISSING_EMAIL = "missing_email"
     INVALID_EMAIL = "invalid_email"
     INVALID_DOMAIN = "invalid_domain"

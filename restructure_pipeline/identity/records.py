@@ -7,7 +7,9 @@ record:
 
 ``record_problem`` (first match wins):
 
-1. ``externalId`` null or blank (or the column absent) -> ``missing_external_id``
+1. ``externalId`` null or blank (or the column absent) -> ``missing_external_id``;
+   else ``externalSource`` null or blank -> ``missing_external_source``. A prospect is
+   the pair: a row without either part has no identity to become one.
 2. a value too long for the btree index of the column it feeds (``too_long_columns``
    names them; see :mod:`restructure_pipeline.identity.index_limits`) ->
    ``value_too_long``. It comes before the email rules because the record cannot be
@@ -57,6 +59,13 @@ def _reason(reason: QuarantineReason) -> pl.Expr:
     return pl.lit(reason.value, dtype=pl.String)
 
 
+def _missing(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The column is absent, null or blank."""
+    if column not in frame.columns:
+        return pl.lit(True)
+    return pl.col(column).cast(pl.String).str.strip_chars().str.len_bytes().fill_null(0) == 0
+
+
 def normalize_records(frame: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
     """Clean, normalize and decide every record of a raw chunk (see module docstring)."""
     cleaned = too_long_columns(
@@ -65,14 +74,11 @@ def normalize_records(frame: pl.DataFrame, lists: DomainLists) -> pl.DataFrame:
             "company",
         )
     )
-    if "externalId" in cleaned.columns:
-        external_id = pl.col("externalId").cast(pl.String).str.strip_chars()
-        missing_external_id = external_id.is_null() | (external_id == "")
-    else:
-        missing_external_id = pl.lit(True)
     problem = (
-        pl.when(missing_external_id)
+        pl.when(_missing(cleaned, "externalId"))
         .then(_reason(QuarantineReason.MISSING_EXTERNAL_ID))
+        .when(_missing(cleaned, "externalSource"))
+        .then(_reason(QuarantineReason.MISSING_EXTERNAL_SOURCE))
         .when(pl.col(TOO_LONG_COLUMNS).list.len() > 0)
         .then(_reason(QuarantineReason.VALUE_TOO_LONG))
         .when(pl.col(EMAIL_PROBLEM) == QuarantineReason.INVALID_EMAIL.value)

@@ -32,12 +32,11 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
 
+from restructure_pipeline.identity.index_limits import MAX_DOCUMENT_ID_BYTES
 from restructure_pipeline.search_index.mappings import IndexDefinition
 
 INTEGER_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
-#: OpenSearch refuses document ids longer than 512 bytes.
-MAX_ID_BYTES = 512
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -65,8 +64,8 @@ def checked_document_id(definition: IndexDefinition, value: object) -> str:
     if not isinstance(value, str) or not value:
         fields = " / ".join(name for name in (definition.id_field, definition.fallback_id_field) if name)
         raise DocumentError(f"{definition.logical_name} row has no usable id in {fields}: {value!r}")
-    if len(value.encode()) > MAX_ID_BYTES:
-        raise DocumentError(f"{definition.logical_name} id {value[:40]!r}... is longer than {MAX_ID_BYTES} bytes")
+    if len(value.encode()) > MAX_DOCUMENT_ID_BYTES:
+        raise DocumentError(f"{definition.logical_name} id {value[:40]!r}... is longer than {MAX_DOCUMENT_ID_BYTES} bytes")
     return value
 
 

@@ -23,7 +23,7 @@ import polars as pl
 
 from restructure_pipeline.identity.attributes import INTEGER_COLUMNS, INVALID_NUMBERS
 from restructure_pipeline.identity.domains import DomainLists
-from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, TOO_LONG_COLUMNS
+from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, TOO_LONG_COLUMNS, VALUE_LIMITS
 from restructure_pipeline.identity.records import normalize_records
 from restructure_pipeline.store.staging import STAGING_COLUMNS
 
@@ -31,8 +31,13 @@ _HASH_SEED = 0x5EED
 
 
 def _blank_to_null(name: str) -> pl.Expr:
-    text = pl.col(name).cast(pl.String).str.strip_chars()
-    return pl.when(text.str.len_bytes() > 0).then(text)
+    """Null for a blank value; any other value exactly as it came.
+
+    Identity values are not trimmed: ``"42"`` and ``" 42"`` are two rows of "Customer" (its
+    unique key compares them exactly), and trimming would make one supersede the other.
+    """
+    text = pl.col(name).cast(pl.String)
+    return pl.when(text.str.strip_chars().str.len_bytes() > 0).then(text)
 
 
 def _json_members(fields: list[pl.Expr]) -> pl.Expr:
@@ -51,7 +56,8 @@ def _rejected_values(decided: pl.DataFrame, textual: list[str]) -> pl.DataFrame:
     too_long = pl.col(TOO_LONG_COLUMNS)
     members = [
         pl.when(too_long.list.contains(name)).then(_json_members([pl.col(name).cast(pl.String)]))
-        for name in INDEXED_INPUT_COLUMNS
+        for name in VALUE_LIMITS
+        if name in decided.columns
     ]
     if textual:
         numbers = _json_members([

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -67,6 +68,32 @@ def test_every_legacy_row_becomes_a_prospect_or_is_quarantined(conn: psycopg.Con
     assert both == 0
     reasons = {reason for (reason,) in conn.execute("SELECT DISTINCT reason FROM restructure.customer_quarantine")}
     assert {"invalid_email", "disposable_domain", "invalid_domain"} <= reasons
+
+
+def test_legacy_identities_are_taken_exactly_and_a_blank_source_is_quarantined(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    # "Customer" only requires externalSource to be non-null, and compares its unique key exactly.
+    load_legacy(
+        conn,
+        [
+            customer("c1", "ann@acme.com", "Acme", externalId="42", minutes=1),
+            customer("c2", "bob@acme.com", "Acme", externalId=" 42", minutes=2),
+            customer("c3", "cy@acme.com", "Acme", externalSource="", minutes=0),  # the domain's oldest row
+            customer("c4", "di@gmail.com", "Acme", externalSource="  ", minutes=3),
+        ],
+    )
+    result = pipeline.full_refresh()
+
+    assert conn.execute('SELECT id, "externalId" FROM "Prospect" ORDER BY id').fetchall() == [("c1", "42"), ("c2", " 42")]
+    assert conn.execute(
+        "SELECT source_ref, reason, raw->>'externalSource' FROM restructure.customer_quarantine ORDER BY 1"
+    ).fetchall() == [("c3", "missing_external_source", None), ("c4", "missing_external_source", None)]
+    # The company's birth is its earliest row with an identity, and every check passes.
+    assert conn.execute("""SELECT "externalSource", "createdAt" FROM "Company" """).fetchall() == [
+        ("crm", datetime(2024, 1, 1, 0, 1))
+    ]
+    assert all(check.passed for check in result.get_asset_check_evaluations())
 
 
 def test_migrated_prospect_keeps_customer_id_and_timestamps(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:

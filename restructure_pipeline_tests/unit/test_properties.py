@@ -100,7 +100,8 @@ def test_normalize_records_never_raises_and_is_deterministic_on_any_text(rows: l
     assert first.height == frame.height
     assert first.equals(normalize_records(frame, DomainLists.default()))
     assert set(first["record_problem"].drop_nulls()) <= {
-        "missing_external_id", "value_too_long", "invalid_email", "invalid_domain", "disposable_domain"
+        "missing_external_id", "missing_external_source", "value_too_long", "invalid_email", "invalid_domain",
+        "disposable_domain",
     }
 
 
@@ -125,7 +126,7 @@ def test_too_long_is_exactly_more_bytes_than_the_limit_in_a_checked_column(row: 
         if row[name] is not None and len(row[name].encode("utf-8")) > MAX_INDEXED_VALUE_BYTES
     ]
     assert decided["too_long_columns"] == expected
-    if row["externalId"] is not None and expected:
+    if row["externalId"] is not None and row["externalSource"] is not None and expected:
         assert decided["record_problem"] == "value_too_long"
 
 

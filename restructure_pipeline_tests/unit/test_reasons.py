@@ -3,9 +3,10 @@
 from restructure_pipeline.identity.reasons import DomainKind, QuarantineReason
 
 
-def test_quarantine_reason_codes_are_the_spec_codes_and_value_too_long() -> None:
+def test_quarantine_reason_codes_are_the_spec_codes_and_ours() -> None:
     assert {reason.value for reason in QuarantineReason} == {
         "missing_external_id",
+        "missing_external_source",
         "missing_email",
         "invalid_email",
         "invalid_domain",

@@ -30,6 +30,17 @@ def test_missing_external_id_is_quarantined_first(lists: DomainLists, external_i
     assert decide(lists, externalId=external_id, email="not an email")["record_problem"] == "missing_external_id"
 
 
+@pytest.mark.parametrize("external_source", [None, "", "   "])
+def test_a_missing_external_source_is_quarantined_after_a_missing_external_id(
+    lists: DomainLists, external_source: str | None
+) -> None:
+    row = decide(lists, externalSource=external_source, email="ann@acme.com")
+    assert (row["record_problem"], row["company_domain"], row["needs_name_resolution"]) == (
+        "missing_external_source", None, False
+    )
+    assert decide(lists, externalSource=external_source, externalId=None)["record_problem"] == "missing_external_id"
+
+
 def test_absent_external_id_column_means_missing_external_id(lists: DomainLists) -> None:
     frame = pl.DataFrame({"email": ["john@acme.com"]})
     assert normalize_records(frame, lists).get_column("record_problem").to_list() == ["missing_external_id"]
@@ -107,6 +118,7 @@ def test_company_name_is_cleaned_for_resolution(lists: DomainLists) -> None:
 def test_every_row_comes_back_in_order_with_attributes_cleaned(lists: DomainLists) -> None:
     frame = pl.DataFrame(
         {
+            "externalSource": ["crm"] * 6,
             "externalId": [str(index) for index in range(6)],
             "email": ["a@acme.com", "b@gmail.com", None, "bad", "c@1.2.3.4", "d@mailinator.com"],
             "company": ["Acme", "Acme", "Acme", "x", "y", "z"],

@@ -9,7 +9,11 @@ import polars as pl
 import pytest
 
 from restructure_pipeline.identity.domains import DomainLists
-from restructure_pipeline.identity.index_limits import INDEXED_INPUT_COLUMNS, MAX_INDEXED_VALUE_BYTES
+from restructure_pipeline.identity.index_limits import (
+    INDEXED_INPUT_COLUMNS,
+    MAX_DOCUMENT_ID_BYTES,
+    MAX_INDEXED_VALUE_BYTES,
+)
 from restructure_pipeline.sources.staging_rows import staging_rows
 from restructure_pipeline.store.staging import STAGING_COLUMNS
 
@@ -91,3 +95,33 @@ def test_content_hash_changes_with_content_and_only_then(column: str, value: str
 def test_drop_rows_need_a_registration_time() -> None:
     with pytest.raises(ValueError, match="observed_at"):
         staging_rows(_drop(externalId=["a"]), source="d", source_seq=1, lists=DomainLists.default())
+
+
+def test_identity_values_are_kept_as_they_came_and_blank_ones_are_missing() -> None:
+    legacy = pl.DataFrame(
+        {"id": ["c1", "c2", "c3"], "externalSource": ["crm", "crm", "  "], "externalId": ["42", " 42", "43"],
+         "email": ["ann@acme.com", "bob@acme.com", "cy@acme.com"],
+         "createdAt": [REGISTERED] * 3, "updatedAt": [REGISTERED] * 3}
+    )
+    rows = staging_rows(legacy, source="legacy", source_seq=0, lists=DomainLists.default())
+    # "42" and " 42" are two Customer rows, so two identities; a blank source is no source.
+    assert rows.select("externalSource", "externalId", "record_problem", "company_domain").rows() == [
+        ("crm", "42", None, "acme.com"),
+        ("crm", " 42", None, "acme.com"),
+        (None, "43", "missing_external_source", None),
+    ]
+    # A drop's blank source takes the drop's default.
+    drop = _stage(_drop(externalId=["a"], email=["ann@acme.com"], externalSource=["  "]))
+    assert drop.select("externalSource", "record_problem").row(0) == ("csv_drop", None)
+
+
+def test_a_legacy_id_too_long_for_a_document_id_is_quarantined_and_kept_as_lineage() -> None:
+    long_id, at_limit = "c" * (MAX_DOCUMENT_ID_BYTES + 1), "é" * (MAX_DOCUMENT_ID_BYTES // 2)
+    legacy = pl.DataFrame(
+        {"id": [long_id, at_limit], "externalSource": ["crm"] * 2, "externalId": ["e1", "e2"],
+         "email": ["ann@acme.com", "bob@acme.com"], "createdAt": [REGISTERED] * 2, "updatedAt": [REGISTERED] * 2}
+    )
+    first, second = staging_rows(legacy, source="legacy", source_seq=0, lists=DomainLists.default()).iter_rows(named=True)
+    assert (first["record_problem"], first["source_ref"], first["customer_id"]) == ("value_too_long", long_id, long_id)
+    assert json.loads(first["rejected_values"]) == {"id": long_id}
+    assert (second["record_problem"], second["source_ref"], second["rejected_values"]) == (None, at_limit, None)
