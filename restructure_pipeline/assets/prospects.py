@@ -8,7 +8,7 @@ import polars as pl
 from restructure_pipeline.assets.companies import companies
 from restructure_pipeline.assets.metadata import markdown_table, quarantine_by_reason, table_schema, values_too_long
 from restructure_pipeline.automation.partitions import SINGLE_RUN
-from restructure_pipeline.identity.index_limits import MAX_INDEXED_VALUE_BYTES
+from restructure_pipeline.identity.index_limits import MAX_DOCUMENT_ID_BYTES, MAX_INDEXED_VALUE_BYTES
 from restructure_pipeline.identity.merge import company_name_owners
 from restructure_pipeline.identity.names import clean_company_name_column
 from restructure_pipeline.identity.reasons import QuarantineReason
@@ -64,7 +64,8 @@ def prospects(context: dg.AssetExecutionContext, postgres: PostgresResource) -> 
         metadata["values_too_long"] = markdown_table(["source", "row", "column", "bytes"], too_long)
         context.log.warning(
             f"{by_reason[QuarantineReason.VALUE_TOO_LONG]} rows quarantined as value_too_long "
-            f"(over {MAX_INDEXED_VALUE_BYTES} bytes in an indexed column), e.g. "
+            f"(over {MAX_INDEXED_VALUE_BYTES} bytes in an indexed column, or a Customer id over "
+            f"{MAX_DOCUMENT_ID_BYTES}), e.g. "
             + "; ".join(f"{source}, {row}: {column} is {size} bytes" for source, row, column, size in too_long[:5])
         )
     return dg.MaterializeResult(metadata=metadata)
