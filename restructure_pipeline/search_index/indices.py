@@ -7,7 +7,12 @@ the same on a ``_clone`` of the live index (segments hard-linked: cheap whatever
 index size): it writes only the changes, loading the clone as it would a new version.
 Either way readers of the alias see the old documents or the new ones, never a missing,
 partly loaded or half-updated index; a run killed half-way leaves an orphaned version
-that the next index step deletes (:func:`delete_orphaned_versions`).
+that the next index step deletes (:func:`delete_orphaned_versions`). Once the swap is sent
+the new version is never deleted by its own run, even if the call fails: the cluster may
+have applied it (:func:`_swap_alias` reads the alias back).
+
+Each live index carries the fingerprint of the definition it was built from
+(:func:`mapping_is_current`): a clone keeps its mapping, so a changed definition needs a rebuild.
 """
 
 from __future__ import annotations
@@ -64,6 +69,24 @@ def live_indices(client: OpenSearch, alias: str) -> list[str]:
         return []
 
 
+def live_fingerprint(client: OpenSearch, alias: str) -> str | None:
+    """The ``_meta.fingerprint`` of the alias' live index; None without exactly one live index or a fingerprint."""
+    live = live_indices(client, alias)
+    if len(live) != 1:
+        return None
+    mapping = client.indices.get_mapping(index=live[0])[live[0]]["mappings"]
+    return mapping.get("_meta", {}).get("fingerprint")
+
+
+def mapping_is_current(client: OpenSearch, alias: str, definition: IndexDefinition) -> bool:
+    """Whether the live index was built from ``definition`` as declared now.
+
+    An incremental update clones the live index, mapping included, so when this is False only
+    a rebuild brings the declared mapping in (a new field would fail the update as strict).
+    """
+    return live_fingerprint(client, alias) == definition.fingerprint
+
+
 def _versions(client: OpenSearch, alias: str) -> list[str]:
     return versions_of(alias, client.indices.get(index=f"{alias}-*", expand_wildcards="all").keys())
 
@@ -102,10 +125,31 @@ def _verify_count(client: OpenSearch, index: str, alias: str, expected_count: in
 
 
 def _swap_alias(client: OpenSearch, alias: str, previous: list[str], index: str) -> None:
-    """Point the alias from ``previous`` to ``index`` in one atomic ``_aliases`` call."""
+    """Point the alias from ``previous`` to ``index`` in one atomic ``_aliases`` call.
+
+    A call that fails may have been applied all the same (it timed out on the client while
+    the cluster applied it), so the alias is read back, and the error raised only if it does
+    not serve ``index``. Either way the caller must not delete ``index`` then: it may be live,
+    or go live once the cluster gets to the request; the next index step deletes it if not.
+    """
     actions = [{"remove": {"index": old, "alias": alias}} for old in previous]
     actions.append({"add": {"index": index, "alias": alias}})
-    client.indices.update_aliases(body={"actions": actions})
+    try:
+        client.indices.update_aliases(body={"actions": actions})
+    except Exception:
+        if not _serves(client, alias, index):
+            raise
+
+
+def _serves(client: OpenSearch, alias: str, index: str) -> bool:
+    """Whether the alias points at ``index`` alone, once the cluster has applied the changes queued so far."""
+    with contextlib.suppress(Exception):
+        # A swap still queued on the cluster manager would otherwise be read as refused.
+        client.cluster.health(wait_for_events="languid", timeout="30s")
+    try:
+        return live_indices(client, alias) == [index]
+    except Exception:
+        return False
 
 
 def _discard(client: OpenSearch, index: str) -> None:
@@ -147,10 +191,10 @@ def rebuild_index(
         client.indices.put_settings(index=index, body=serving_settings(replicas=replicas))
         loaded = _verify_count(client, index, alias, expected_count)
         previous = live_indices(client, alias)
-        _swap_alias(client, alias, previous, index)
     except BaseException:
         _discard(client, index)
         raise
+    _swap_alias(client, alias, previous, index)  # outside the try: once sent, the new version may be live
     deleted = _delete_superseded(client, alias, index, previous)
     return RebuildResult(index, previous, deleted, loaded, stats, round(time.perf_counter() - started, 3))
 
@@ -210,10 +254,10 @@ def apply_changes(
         stats = bulk_write(client, actions, policy)
         client.indices.put_settings(index=index, body=serving_settings(replicas=replicas))
         documents = _verify_count(client, index, alias, expected_count)
-        _swap_alias(client, alias, [previous], index)
     except BaseException:
         _discard(client, index)
         raise
+    _swap_alias(client, alias, [previous], index)  # outside the try: once sent, the new version may be live
     deleted = _delete_superseded(client, alias, index, [previous])
     return UpdateResult(index, previous, deleted, documents, stats, clone_seconds)
 
