@@ -3,7 +3,8 @@
 ``full_refresh`` rebuilds each alias on a new versioned index from one Postgres snapshot
 and swaps it in atomically; ``ingest_drop`` applies the outbox (what the company and
 prospect steps changed since the index's last sync) to a clone of the live index and swaps
-that in instead. Each step first deletes the versions killed runs left behind.
+that in instead. Each step first deletes the versions killed runs left behind. The view's
+index goes only as far as the view's last refresh: later changes wait for the next one.
 """
 
 import time
@@ -27,6 +28,7 @@ from restructure_pipeline.search_index.indices import (
     delete_orphaned_versions,
     indexed_values,
     live_indices,
+    mapping_is_current,
     rebuild_index,
 )
 from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS, IndexDefinition
@@ -50,7 +52,8 @@ def _rebuild(
     postgres: PostgresResource, opensearch: OpenSearchResource, client: OpenSearch,
 ) -> dict[str, object]:
     with postgres.connect() as conn, search_sync.snapshot(conn):
-        position = search_sync.outbox_position(conn)
+        position = search_sync.source_position(conn, definition.logical_name)
+        pending = search_sync.entries_after(conn, position)
         expected = search_sync.count_rows(conn, definition.logical_name)
         result = rebuild_index(
             client, definition, alias,
@@ -61,8 +64,11 @@ def _rebuild(
     with postgres.connect() as conn:
         search_sync.save_sync_state(conn, alias, result.index, position)
     context.log.info(f"Rebuilt {alias} on {result.index} ({result.documents} documents); deleted {result.deleted}")
+    _log_pending(context, alias, pending)
     return {
         "mode": "rebuild",
+        "outbox_position": position,
+        "outbox_entries_pending": pending,
         "live_index": result.index,
         "previous_index": ", ".join(result.previous) or "none",
         "deleted_indices": ", ".join(result.deleted) or "none",
@@ -118,7 +124,8 @@ def _apply_outbox(
 ) -> dict[str, object]:
     # The documents stream from the snapshot while they are sent, as a rebuild's do.
     with postgres.connect() as conn, search_sync.snapshot(conn):
-        position = search_sync.outbox_position(conn)
+        position = search_sync.source_position(conn, definition.logical_name)
+        pending = search_sync.entries_after(conn, position)
         companies, prospects = search_sync.changed_ids(conn, state.synced_seq, position)
         changes = _changes(conn, client, definition, alias, companies, prospects)
         expected = search_sync.count_rows(conn, definition.logical_name)
@@ -133,8 +140,11 @@ def _apply_outbox(
         f"Updated {alias} on {result.index} (a clone of {result.previous}): {changes.upsert_count} upserted, "
         f"{len(changes.deletes)} deleted; deleted {result.deleted}"
     )
+    _log_pending(context, alias, pending)
     return {
         "mode": "incremental",
+        "outbox_position": position,
+        "outbox_entries_pending": pending,
         "live_index": result.index,
         "previous_index": result.previous,
         "deleted_indices": ", ".join(result.deleted) or "none",
@@ -143,6 +153,11 @@ def _apply_outbox(
         "clone_seconds": result.clone_seconds,
         "bulk_retries": result.bulk.retries,
     }
+
+
+def _log_pending(context: dg.AssetExecutionContext, alias: str, pending: int) -> None:
+    if pending:  # only the view's index leaves entries: they were committed after the view's last refresh
+        context.log.info(f"{alias}: {pending} outbox entries wait for the next refresh of the view")
 
 
 def build_search_index_asset(definition: IndexDefinition) -> dg.AssetsDefinition:
@@ -172,7 +187,11 @@ def build_search_index_asset(definition: IndexDefinition) -> dg.AssetsDefinition
                 state = search_sync.sync_state(lock_conn, alias)
                 full = context.run.tags.get(REFRESH_TAG) == FULL_REFRESH
                 live = live_indices(client, alias)
-                if full or state is None or state.live_index not in live:
+                # A clone keeps the live mapping: a changed index definition needs a rebuild.
+                stale_mapping = bool(live) and not mapping_is_current(client, alias, definition)
+                if stale_mapping:
+                    context.log.info(f"{alias}: the live mapping is not the declared one ({definition.fingerprint}); rebuilding")
+                if full or state is None or state.live_index not in live or stale_mapping:
                     metadata = _rebuild(context, definition, alias, postgres, opensearch, client)
                 else:
                     metadata = _apply_outbox(context, definition, alias, postgres, opensearch, client, state)

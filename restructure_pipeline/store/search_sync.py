@@ -2,7 +2,8 @@
 
 A rebuild streams a table inside one REPEATABLE READ snapshot and records the outbox
 position of that same snapshot, so the incremental updates that follow start exactly
-where the rebuilt index stands.
+where the rebuilt index stands. The view holds the tables as of its last refresh, so its
+position is the one that refresh recorded, not the outbox's latest entry.
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ SOURCE_RELATIONS: dict[str, sql.Composable] = {
     "company_prospect_view": sql.Identifier("company_prospect_view"),
 }
 
+# The one source read from a materialized view rather than from the tables.
+VIEW_SOURCE = "company_prospect_view"
+
 
 #: ``(document id, _source as JSON text)``: what the bulk writer sends.
 Document = tuple[str, str]
+
+
+class ViewNotRefreshedError(RuntimeError):
+    """No refresh of the view is recorded, so which changes it holds is unknown."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,56 @@ def snapshot(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
 
 def outbox_position(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT coalesce(max(seq), 0) FROM restructure.search_outbox").fetchone()[0]
+
+
+def record_view_refresh(conn: psycopg.Connection, view_name: str) -> int:
+    """Record the outbox position a refresh of the view covers; returns it.
+
+    Call it in the refresh's transaction, under the write lock: no outbox entry commits
+    between the refresh and this read, so the view holds every entry up to it and none after.
+    """
+    position = outbox_position(conn)
+    conn.execute(
+        """
+        INSERT INTO restructure.view_refresh (view_name, outbox_seq, refreshed_at)
+        VALUES (%s, %s, now() AT TIME ZONE 'UTC')
+        ON CONFLICT (view_name) DO UPDATE SET outbox_seq = EXCLUDED.outbox_seq, refreshed_at = EXCLUDED.refreshed_at
+        """,
+        (view_name, position),
+    )
+    return position
+
+
+def refreshed_position(conn: psycopg.Connection, view_name: str) -> int | None:
+    """The outbox position the view's last refresh covered; None if no refresh is recorded."""
+    row = conn.execute(
+        "SELECT outbox_seq FROM restructure.view_refresh WHERE view_name = %s", (view_name,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def source_position(conn: psycopg.Connection, logical_name: str) -> int:
+    """The outbox position the source's rows reflect, in the caller's snapshot: an index built
+    from them may record it.
+
+    A table reflects every committed entry. The view reflects only those its last refresh
+    covered; the entries committed since stay pending for its index until the next refresh.
+    """
+    position = outbox_position(conn)
+    if logical_name != VIEW_SOURCE:
+        return position
+    refreshed = refreshed_position(conn, VIEW_SOURCE)
+    if refreshed is None:
+        raise ViewNotRefreshedError(
+            f"no refresh of {VIEW_SOURCE} is recorded since the tables were first loaded (or since the upgrade "
+            f"that records them), so which changes it holds is unknown: materialize {VIEW_SOURCE}, then its index"
+        )
+    return min(position, refreshed)
+
+
+def entries_after(conn: psycopg.Connection, position: int) -> int:
+    """How many outbox entries are past ``position``."""
+    return conn.execute("SELECT count(*) FROM restructure.search_outbox WHERE seq > %s", (position,)).fetchone()[0]
 
 
 def count_rows(conn: psycopg.Connection, logical_name: str) -> int:
@@ -130,9 +188,15 @@ def save_sync_state(conn: psycopg.Connection, alias: str, live_index: str, synce
             """,
             (alias, live_index, synced_seq),
         )
-        # Entries every index has caught up with are no longer needed.
+        # Entries every index has caught up with are no longer needed; those past the view's last
+        # refresh are kept even so: an index of the view rebuilt before its next refresh needs them.
         conn.execute(
-            "DELETE FROM restructure.search_outbox WHERE seq <= (SELECT min(synced_seq) FROM restructure.search_sync)"
+            """
+            DELETE FROM restructure.search_outbox
+            WHERE seq <= (SELECT min(synced_seq) FROM restructure.search_sync)
+              AND seq <= coalesce((SELECT outbox_seq FROM restructure.view_refresh WHERE view_name = %s), 0)
+            """,
+            (VIEW_SOURCE,),
         )
 
 
@@ -147,10 +211,13 @@ def require_rebuilds(conn: psycopg.Connection) -> None:
 
     For writes that leave the outbox out (a first load of a table). Taking the
     index-writer lock first means no index step is between reading its position and
-    saving it, where it would save a position that skips these writes.
+    saving it, where it would save a position that skips these writes. The view's
+    recorded refresh goes too: until the view is refreshed again, no outbox position
+    says what it holds.
     """
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEARCH_LOCK_KEY,))
     conn.execute("DELETE FROM restructure.search_sync")
+    conn.execute("DELETE FROM restructure.view_refresh")
 
 
 def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tuple[list[str], list[str]]:
@@ -167,7 +234,8 @@ def changed_ids(conn: psycopg.Connection, after_seq: int, upto_seq: int) -> tupl
 
 
 def companies_of_prospects(conn: psycopg.Connection, prospect_ids: Sequence[str]) -> list[str]:
+    """The companies of these prospects in the view: what its documents hold, which the tables may have left since."""
     rows = conn.execute(
-        'SELECT DISTINCT "companyId" FROM "Prospect" WHERE id = ANY(%s)', (list(prospect_ids),)
+        "SELECT DISTINCT company_id FROM company_prospect_view WHERE prospect_id = ANY(%s)", (list(prospect_ids),)
     ).fetchall()
     return [company_id for (company_id,) in rows]

@@ -1,10 +1,11 @@
-"""Refreshing ``company_prospect_view``."""
+"""Refreshing ``company_prospect_view``, and recording the search-outbox position each refresh covers."""
 
 from __future__ import annotations
 
 import psycopg
 from psycopg import sql
 
+from restructure_pipeline.store import search_sync
 from restructure_pipeline.store.bulk import take_write_lock
 
 VIEW_NAME = "company_prospect_view"
@@ -13,7 +14,9 @@ VIEW_NAME = "company_prospect_view"
 def refresh_view(conn: psycopg.Connection) -> bool:
     """Refresh the view; concurrently (readers never blocked) once it has been populated.
 
-    Returns whether the refresh was concurrent. The first population cannot be.
+    Returns whether the refresh was concurrent. The first population cannot be. The write
+    lock keeps the tables and the outbox still, so the view holds every change up to the
+    outbox position recorded with the refresh and none after it.
     """
     with conn.transaction():
         take_write_lock(conn)
@@ -24,4 +27,5 @@ def refresh_view(conn: psycopg.Connection) -> bool:
             conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(VIEW_NAME)))
         else:
             conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(VIEW_NAME)))
+        search_sync.record_view_refresh(conn, VIEW_NAME)
     return bool(populated)

@@ -200,6 +200,34 @@ def test_rollback_points_the_alias_at_the_previous_version_and_next_run_rebuilds
     assert live_indices(opensearch.client(), alias) != first
 
 
+def test_an_index_built_from_another_definition_is_rebuilt_by_a_drop_run(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    client = opensearch.client()
+    alias = alias_name("prospects", opensearch.index_prefix)
+    built = live_indices(client, alias)
+    # As if the live index came from an earlier release's definition of the alias.
+    client.indices.put_mapping(index=built[0], body={"_meta": {"logical_name": "prospects", "fingerprint": "older"}})
+    write_csv(drop_dir / "zeta.csv", ["externalId", "email", "company"], [["z-1", "ops@zeta.io", "Zeta"]])
+
+    result = pipeline.ingest_drop("zeta.csv")
+
+    modes = {
+        definition.logical_name: result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0]
+        .metadata["mode"].value
+        for definition in INDEX_DEFINITIONS
+    }
+    assert modes == {"companies": "incremental", "prospects": "rebuild", "company_prospect_view": "incremental"}
+    live = live_indices(client, alias)
+    assert live != built
+    assert client.indices.get_mapping(index=live[0])[live[0]]["mappings"]["_meta"]["fingerprint"] == (
+        next(d for d in INDEX_DEFINITIONS if d.logical_name == "prospects").fingerprint
+    )
+    _assert_indices_equal_postgres(conn, opensearch)
+
+
 def test_a_first_load_of_the_tables_makes_every_index_rebuild_on_its_next_run(
     conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
 ) -> None:
@@ -229,4 +257,179 @@ def test_a_first_load_of_the_tables_makes_every_index_rebuild_on_its_next_run(
     for definition in INDEX_DEFINITIONS:
         materialization = result.asset_materializations_for_node(f"opensearch_{definition.logical_name}")[0]
         assert materialization.metadata["mode"].value == "rebuild", definition.logical_name
+    _assert_indices_equal_postgres(conn, opensearch)
+
+
+def _materialize_only(pipeline: PipelineRunner, partition_key: str, names: list[str], *, expect_success: bool = True):
+    """Run some of ``ingest_drop``'s assets alone, as an operator re-executing steps would."""
+    import dagster as dg
+
+    from restructure_pipeline.automation.launch import register_sources
+
+    register_sources(pipeline.instance, pipeline.drop_dir)
+    result = pipeline.definitions.resolve_job_def("ingest_drop").execute_in_process(
+        instance=pipeline.instance, partition_key=partition_key, raise_on_error=False,
+        asset_selection=[dg.AssetKey(name) for name in names],
+    )
+    assert result.success == expect_success
+    return result
+
+
+def _synced_seq(conn: psycopg.Connection, alias: str) -> int:
+    return conn.execute("SELECT synced_seq FROM restructure.search_sync WHERE alias = %s", (alias,)).fetchone()[0]
+
+
+_VIEW = next(definition for definition in INDEX_DEFINITIONS if definition.logical_name == "company_prospect_view")
+_INDEX_ASSETS = ["opensearch_companies", "opensearch_prospects", "opensearch_company_prospect_view"]
+
+
+def test_the_view_index_stops_at_the_views_last_refresh_and_takes_later_changes_after_the_next(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
+) -> None:
+    """Changes committed after the view's refresh are not in the view yet: the view's index must
+    not record them as applied (nor let the outbox drop them), or they never reach it."""
+    load_legacy(
+        conn,
+        [customer("c1", "ann@acme.com", "Acme", jobTitle="Engineer"), customer("c2", "bob@globex.com", "Globex")],
+    )
+    pipeline.full_refresh()
+    view_alias = alias_name("company_prospect_view", opensearch.index_prefix)
+    synced_before = _synced_seq(conn, view_alias)
+    write_csv(
+        drop_dir / "changes.csv",
+        ["externalSource", "externalId", "email", "company", "jobTitle"],
+        [["crm", "ext-c1", "ann@acme.com", "Acme", "CTO"], ["crm", "new-1", "eve@initech.com", "Initech", "Founder"]],
+    )
+    # The company and prospect steps commit; the view is not refreshed (its step skipped or not selected).
+    _materialize_only(pipeline, "changes.csv", ["customer_extract", "companies", "prospects"])
+    first_change, changes = conn.execute(
+        "SELECT min(seq), count(*) FROM restructure.search_outbox WHERE seq > %s", (synced_before,)
+    ).fetchone()
+    assert changes > 0
+
+    result = _materialize_only(pipeline, "changes.csv", _INDEX_ASSETS)
+
+    # The tables' indices take the changes; the view's stays at the view and keeps them pending.
+    for definition in (definition for definition in INDEX_DEFINITIONS if definition is not _VIEW):
+        assert _indexed(opensearch, definition) == _expected(conn, definition), definition.logical_name
+    assert _synced_seq(conn, view_alias) < first_change
+    assert conn.execute(
+        "SELECT count(*) FROM restructure.search_outbox WHERE seq >= %s", (first_change,)
+    ).fetchone()[0] == changes
+    metadata = result.asset_materializations_for_node("opensearch_company_prospect_view")[0].metadata
+    assert metadata["outbox_entries_pending"].value == changes
+    assert _indexed(opensearch, _VIEW) == _expected(conn, _VIEW)
+    assert _indexed(opensearch, _VIEW)["c1"]["job_title"] == "Engineer"
+
+    # Once the view is refreshed, its index catches up, and the outbox is emptied.
+    _materialize_only(pipeline, "changes.csv", ["company_prospect_view", "opensearch_company_prospect_view"])
+    indexed = _indexed(opensearch, _VIEW)
+    assert indexed == _expected(conn, _VIEW)
+    assert indexed["c1"]["job_title"] == "CTO"
+    assert "initech.com" in {source["domain"] for source in indexed.values()}
+    assert conn.execute("SELECT count(*) FROM restructure.search_outbox").fetchone()[0] == 0
+    # A rerun finds nothing left to apply.
+    live = live_indices(opensearch.client(), view_alias)
+    _materialize_only(pipeline, "changes.csv", ["opensearch_company_prospect_view"])
+    assert live_indices(opensearch.client(), view_alias) == live
+
+
+
+def test_a_view_index_rebuilt_before_the_views_refresh_records_the_refreshs_position(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
+) -> None:
+    from restructure_pipeline.store.search_sync import forget_sync_state
+
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme", jobTitle="Engineer")])
+    pipeline.full_refresh()
+    view_alias = alias_name("company_prospect_view", opensearch.index_prefix)
+    refreshed = _synced_seq(conn, view_alias)  # the run's refresh and its index saw the same outbox
+    forget_sync_state(conn, view_alias)  # as a rollback does: the next index step rebuilds
+    write_csv(drop_dir / "title.csv", ["externalSource", "externalId", "email", "company", "jobTitle"],
+              [["crm", "ext-c1", "ann@acme.com", "Acme", "CTO"]])
+    _materialize_only(pipeline, "title.csv", ["customer_extract", "companies", "prospects"])
+    assert conn.execute("SELECT count(*) FROM restructure.search_outbox WHERE seq > %s", (refreshed,)).fetchone()[0] > 0
+
+    # The tables' indices apply the change; with no position of the view's index to hold it,
+    # the outbox keeps it for the view's next refresh all the same.
+    _materialize_only(pipeline, "title.csv", _INDEX_ASSETS[:2])
+    assert conn.execute("SELECT count(*) FROM restructure.search_outbox WHERE seq > %s", (refreshed,)).fetchone()[0] > 0
+    result = _materialize_only(pipeline, "title.csv", _INDEX_ASSETS[2:])
+
+    assert result.asset_materializations_for_node("opensearch_company_prospect_view")[0].metadata["mode"].value == "rebuild"
+    assert _synced_seq(conn, view_alias) == refreshed
+    assert _indexed(opensearch, _VIEW)["c1"]["job_title"] == "Engineer"
+    _materialize_only(pipeline, "title.csv", ["company_prospect_view", "opensearch_company_prospect_view"])
+    assert _indexed(opensearch, _VIEW) == _expected(conn, _VIEW)
+    assert _indexed(opensearch, _VIEW)["c1"]["job_title"] == "CTO"
+
+
+def test_the_view_index_takes_a_prospects_company_from_the_view_not_from_the_tables(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource
+) -> None:
+    """A prospect moved twice, once before the view's refresh and once after: the company it
+    joined in the view loses its company-only document, though the tables have moved on."""
+    from restructure_pipeline.store.view import refresh_view
+
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@globex.com", "Globex")])
+    pipeline.full_refresh()
+    globex = conn.execute("""SELECT id FROM "Company" WHERE domain = 'globex.com'""").fetchone()[0]
+
+    def move(prospect_id: str, company_id: str) -> None:  # as the prospect step writes it: row and outbox together
+        with conn.transaction():
+            conn.execute('UPDATE "Prospect" SET "companyId" = %s WHERE id = %s', (company_id, prospect_id))
+            conn.execute("INSERT INTO restructure.search_outbox (entity, entity_id) VALUES ('prospect', %s)", (prospect_id,))
+
+    with conn.transaction():
+        conn.execute(
+            """
+            INSERT INTO "Company" (id, domain, name, "externalSource", "externalId", "updatedAt")
+            VALUES ('initech-id', 'initech.com', 'Initech', 'crm', 'initech.com', now())
+            """
+        )
+        conn.execute("INSERT INTO restructure.search_outbox (entity, entity_id) VALUES ('company', 'initech-id')")
+    refresh_view(conn)
+    _materialize_only(pipeline, "legacy", ["opensearch_company_prospect_view"])
+    assert "initech-id" in _indexed(opensearch, _VIEW)  # the company-only document of a company without prospects
+    move("c1", "initech-id")
+    refresh_view(conn)
+    move("c1", globex)
+
+    _materialize_only(pipeline, "legacy", ["opensearch_company_prospect_view"])
+
+    indexed = _indexed(opensearch, _VIEW)
+    assert indexed == _expected(conn, _VIEW)
+    assert indexed["c1"]["company_id"] == "initech-id" and "initech-id" not in indexed
+    refresh_view(conn)
+    _materialize_only(pipeline, "legacy", ["opensearch_company_prospect_view"])
+    indexed = _indexed(opensearch, _VIEW)
+    assert indexed == _expected(conn, _VIEW)
+    assert indexed["c1"]["company_id"] == globex and "initech-id" in indexed
+
+
+def test_after_a_first_load_the_view_index_waits_for_the_views_refresh(
+    conn: psycopg.Connection, pipeline: PipelineRunner, opensearch: OpenSearchResource, drop_dir: Path
+) -> None:
+    """A first load writes no outbox rows, so until the view is refreshed no position says what
+    it holds: its index refuses rather than rebuild from the old view and record a position."""
+    import dagster as dg
+
+    from restructure_pipeline.automation.launch import full_refresh_tags, register_sources
+
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), customer("c2", "bob@globex.com", "Globex")])
+    pipeline.full_refresh()
+    conn.execute('TRUNCATE "Prospect", "Company"')
+    postgres_only = [dg.AssetKey(name) for name in ("customer_extract", "companies", "prospects")]
+    result = pipeline.definitions.resolve_job_def("full_refresh").execute_in_process(
+        instance=pipeline.instance, tags=full_refresh_tags(register_sources(pipeline.instance, drop_dir)),
+        asset_selection=postgres_only,
+    )
+    assert result.success
+    assert conn.execute("SELECT count(*) FROM restructure.view_refresh").fetchone()[0] == 0
+
+    result = _materialize_only(pipeline, "legacy", ["opensearch_company_prospect_view"], expect_success=False)
+
+    (failure,) = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert "materialize company_prospect_view, then its index" in failure.event_specific_data.error.to_string()
+    pipeline.ingest_drop("legacy")
     _assert_indices_equal_postgres(conn, opensearch)
