@@ -2,9 +2,10 @@
 
 Reads the source in chunks, decides every record with the identity rules (the next chunk
 on a worker thread while Postgres takes this one), and replaces the source's rows in
-``restructure.source_record`` in one transaction, queueing what changed for the company
-and prospect steps. A full refresh stages all its sources in a single transaction and
-queues everything once: one unreadable drop leaves every source as it was.
+``restructure.source_record``, queueing what changed for the company and prospect steps.
+A run stages all its sources in a single transaction (a full refresh, or a backfill of
+several drops in one run): one unreadable drop leaves every source as it was. A full refresh
+then queues everything once.
 """
 
 import contextlib
@@ -102,10 +103,10 @@ def customer_extract(
     staged: list[StageResult] = []
     unknown_columns: dict[str, list[str]] = {}
     with postgres.connect() as conn:
-        # A full refresh recomputes everything anyway: its sources are staged without
-        # queueing what changed, then everything is queued once, all in one transaction.
-        # A drop run stages and queues each source in a transaction of its own.
-        with conn.transaction() if full_refresh else contextlib.nullcontext():
+        # All the run's sources in one transaction: a failure in any leaves every one as it was.
+        # A full refresh recomputes everything anyway: its sources are staged without queueing
+        # what changed, then everything is queued once.
+        with conn.transaction():
             for partition_key in context.partition_keys:
                 if partition_key == LEGACY_PARTITION:
                     result = _stage_legacy(context, postgres, conn, lists, settings.chunk_rows, queue=not full_refresh)

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from psycopg.rows import dict_row
 
+from restructure_pipeline.automation.launch import register_sources
 from restructure_pipeline.resources import APPLICATION_NAME, OpenSearchResource
 from restructure_pipeline.search_index.indices import live_indices
 from restructure_pipeline_tests.integration.conftest import PipelineRunner
@@ -112,6 +114,30 @@ def test_an_unreadable_drop_fails_a_full_refresh_with_every_source_as_it_was(
     (drop_dir / "b_bad.csv").write_bytes(content)
 
     result = pipeline.full_refresh(expect_success=False)
+
+    (error,) = _failures(result)
+    assert f"{drop_dir / 'b_bad.csv'}, line {line}: " in error and message in error, error
+    assert _committed(conn, pipeline) == committed
+    assert conn.execute("SELECT count(*) FROM restructure.drop_file").fetchone()[0] == 0
+
+
+def test_an_unreadable_drop_fails_a_backfill_run_of_several_drops_with_none_of_them_staged(
+    conn: psycopg.Connection, pipeline: PipelineRunner, drop_dir: Path
+) -> None:
+    """A single-run backfill over drops stages them in one transaction: the good drop read before
+    the bad one is not written either, so no partition the run failed holds staged rows."""
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    committed = _committed(conn, pipeline)
+    write_csv(drop_dir / "a_good.csv", ["externalId", "email", "company"], [["g-1", "bob@acme.com", "Acme"]])
+    content, line, message = UNREADABLE_DROPS["nul_byte.csv"]
+    (drop_dir / "b_bad.csv").write_bytes(content)
+    register_sources(pipeline.instance, drop_dir)
+
+    result = pipeline.definitions.resolve_job_def("ingest_drop").execute_in_process(
+        instance=pipeline.instance, raise_on_error=False,
+        tags={ASSET_PARTITION_RANGE_START_TAG: "a_good.csv", ASSET_PARTITION_RANGE_END_TAG: "b_bad.csv"},
+    )
 
     (error,) = _failures(result)
     assert f"{drop_dir / 'b_bad.csv'}, line {line}: " in error and message in error, error

@@ -38,12 +38,17 @@ def test_checks_pass_on_a_clean_run_and_fail_on_tampered_data(conn: psycopg.Conn
     pipeline.full_refresh()
     assert _check(pipeline, "prospects", "reconciliation").passed
 
-    # Pretend a personal domain slipped through: a live company (with source rows) on gmail.com.
-    conn.execute("UPDATE restructure.source_record SET company_domain = 'gmail.com'")
+    # Pretend a personal domain slipped through: a live company (with source rows) on gmail.com;
+    # and a live company on a malformed domain. A company no current row points at any more
+    # (its rows now go elsewhere, e.g. after a suffix list update) is not live: the prospect
+    # step retires it, so neither check counts it.
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'gmail.com' WHERE customer_id = 'c1'")
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'Mail.Acme.COM' WHERE customer_id = 'c2'")
     conn.execute("""UPDATE "Company" SET domain = 'gmail.com'""")
     conn.execute(
         """INSERT INTO "Company" (id, domain, "externalSource", "externalId", "updatedAt")
-           VALUES ('cbad', 'Mail.Acme.COM', 'test', 'x', now())"""
+           VALUES ('cbad', 'Mail.Acme.COM', 'test', 'x', now()), ('cstale', 'acme.doha', 'test', 'y', now()),
+                  ('cgone', 'yahoo.com', 'test', 'z', now())"""
     )
     personal = _check(pipeline, "companies", "no_personal_or_disposable_company")
     assert not personal.passed and personal.metadata["problems"].value == 1
@@ -172,15 +177,30 @@ def test_a_drop_run_after_an_unfinished_full_refresh_recomputes_and_checks_every
 def test_blocking_check_stops_downstream_assets(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
     load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
     pipeline.full_refresh()
-    conn.execute(
-        """INSERT INTO "Company" (id, domain, "externalSource", "externalId", "updatedAt")
-           VALUES ('cbad', 'Mail.Acme.COM', 'test', 'x', now())"""
-    )
+    # As if a bug had staged a malformed company domain: the company step makes that company.
+    conn.execute("UPDATE restructure.source_record SET company_domain = 'Mail.Acme.COM'")
     result = pipeline.full_refresh(expect_success=False)
 
     assert not result.success
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert materialized == {"customer_extract", "companies"}
+
+
+def test_a_company_the_rules_no_longer_give_is_retired_not_blocking(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
+    pipeline.full_refresh()
+    # A company left from rules that have changed since (say a suffix dropped from the list):
+    # malformed today, and no current row points at it any more.
+    conn.execute(
+        """INSERT INTO "Company" (id, domain, "externalSource", "externalId", "updatedAt")
+           VALUES ('cold', 'acme.doha', 'test', 'x', now())"""
+    )
+    result = pipeline.full_refresh()
+
+    assert _evaluation(result, "company_domains_unique_and_well_formed").passed
+    assert conn.execute('SELECT domain FROM "Company"').fetchall() == [("acme.com",)]
 
 
 def test_a_domain_turned_personal_is_retired_not_blocking(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
