@@ -102,9 +102,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from restructure_pipeline.resources import opensearch_from_environment
+    from restructure_pipeline.resources import opensearch_from_environment, postgres_from_environment
     from restructure_pipeline.search_index.indices import live_indices, rollback
     from restructure_pipeline.search_index.mappings import INDEX_DEFINITIONS
     from restructure_pipeline.search_index.naming import alias_name, versions_of
@@ -117,7 +115,7 @@ def _index(args: argparse.Namespace) -> int:
         alias = alias_name(name, resource.index_prefix)
         if args.action == "rollback":
             target = rollback(client, alias, args.to)
-            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+            with postgres_from_environment().connect() as conn:
                 forget_sync_state(conn, alias)
             print(f"{alias} -> {target} (the next pipeline run rebuilds {alias} from Postgres)")
         else:
@@ -127,15 +125,14 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _legacy(args: argparse.Namespace) -> int:
-    import psycopg
-
+    from restructure_pipeline.resources import postgres_from_environment
     from restructure_pipeline.store.legacy_backup import (
         LegacyBackupError,
         list_legacy_backups,
         restore_legacy_customer,
     )
 
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+    with postgres_from_environment().connect() as conn:
         if args.action == "backups":
             backups = list_legacy_backups(conn)
             for backup in backups:

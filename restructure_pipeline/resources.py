@@ -7,10 +7,13 @@ name, never the secret, and tests swap the URL without touching code.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import dagster as dg
 import psycopg
@@ -31,6 +34,68 @@ from restructure_pipeline.settings import (
 
 APPLICATION_NAME = "restructure_pipeline"
 
+# A value libpq or psycopg quotes in an error: "like this" or 'like this'.
+_QUOTED = re.compile(r""""([^"]*)"|'([^']*)'""")
+# A ``password=`` value in a URL's query or a key/value conninfo string.
+_PASSWORD_PARAMETER = re.compile(r"""(?:^|[\s?&])password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)""")
+
+
+def _password_spans(database_url: str) -> list[tuple[int, int]]:
+    """Where passwords sit in the URL: the userinfo's, taken wide (up to the last ``@``), and any ``password=``."""
+    spans = [match.span(1) for match in _PASSWORD_PARAMETER.finditer(database_url)]
+    authority = database_url.find("://") + 3 if "://" in database_url else -1
+    at = database_url.rfind("@")
+    if 0 <= authority <= at and ":" in database_url[authority:at]:
+        spans.append((database_url.index(":", authority) + 1, at))
+    return [(start, end) for start, end in spans if end > start]
+
+
+def _quotes_a_secret(message: str, text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether the message shows a password, or quotes a value found in ``text`` only where a password is."""
+    if any(text[start:end] in message for start, end in spans):
+        return True
+    for match in _QUOTED.finditer(message):
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        if not quoted:
+            continue
+        starts = [found.start() for found in re.finditer(f"(?={re.escape(quoted)})", text)]
+        if any(begin < end and start < begin + len(quoted) for begin in starts for start, end in spans):
+            return True
+    return False
+
+
+def redacted_connection_error(message: str, database_url: str, error_class: str) -> str:
+    """The message of an error raised while connecting, unless it quotes any part of a password in the URL.
+
+    libpq's URL errors quote the token they choke on (``invalid percent-encoded token: "100%"``), and a
+    password with an unescaped ``@`` becomes part of the host it fails to resolve. Such a message gives
+    way to a fixed text naming only the host, the database and the error class.
+    """
+    spans = _password_spans(database_url)
+    decoded = unquote(database_url)
+    decoded_spans = [(len(unquote(database_url[:start])), len(unquote(database_url[:end]))) for start, end in spans]
+    if not _quotes_a_secret(message, database_url, spans) and not _quotes_a_secret(message, decoded, decoded_spans):
+        return message
+    host = path = "(unknown)"
+    if "://" in database_url:
+        location = database_url[max(database_url.find("://") + 3, database_url.rfind("@") + 1):]
+        host, _, path = location.split("?")[0].partition("/")
+    return (
+        f"{error_class} while connecting to PostgreSQL host {unquote(host) or '(default)'!r}, "
+        f"database {unquote(path) or '(default)'!r}; the driver's message is withheld because it quotes "
+        "part of the password in the connection URL (check its quoting: percent-encode %, @, / and spaces)"
+    )
+
+
+def connect_postgres(database_url: str, **options: Any) -> psycopg.Connection:
+    """``psycopg.connect``, with any part of the URL's password removed from the errors it raises."""
+    try:
+        return psycopg.connect(database_url, **options)
+    except psycopg.Error as error:
+        redacted = type(error)(redacted_connection_error(str(error), database_url, type(error).__name__))
+    # Raised outside the except block, so the original error is neither its cause nor its context.
+    raise redacted from None
+
 
 class PostgresResource(dg.ConfigurableResource):
     """The application database holding ``Customer``, ``Company``, ``Prospect`` and the view."""
@@ -47,7 +112,7 @@ class PostgresResource(dg.ConfigurableResource):
         options = "-c client_connection_check_interval=2000 -c DateStyle=ISO,YMD"
         if self.statement_timeout_ms:
             options += f" -c statement_timeout={self.statement_timeout_ms}"
-        with psycopg.connect(
+        with connect_postgres(
             self.database_url, autocommit=True, application_name=APPLICATION_NAME, options=options,
             keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
         ) as conn:
@@ -123,6 +188,11 @@ class PipelineSettings(dg.ConfigurableResource):
 def _env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def postgres_from_environment() -> PostgresResource:
+    """The Postgres resource with ``DATABASE_URL`` read now (for the CLI, outside Dagster)."""
+    return PostgresResource(database_url=os.environ[DATABASE_URL_ENV])
 
 
 def opensearch_from_environment() -> OpenSearchResource:
