@@ -23,9 +23,11 @@ from restructure_pipeline.schema import apply_migrations
 from restructure_pipeline.sources.drops import DropReader, check_drop_unchanged, drop_fingerprint, resolve_drop_path
 from restructure_pipeline.sources.legacy import (
     LEGACY_PARTITION,
+    begin_legacy_read,
     count_legacy_rows,
     iter_legacy_chunks,
     legacy_table_exists,
+    record_legacy_read,
 )
 from restructure_pipeline.sources.staging_rows import staging_rows
 from restructure_pipeline.store.drops import drop_registration, save_drop
@@ -36,7 +38,10 @@ def _stage_legacy(
     context: dg.AssetExecutionContext, postgres: PostgresResource, writer: psycopg.Connection, lists: DomainLists,
     chunk_rows: int, queue: bool,
 ) -> StageResult | None:
-    with postgres.connect() as reader:
+    with postgres.connect() as reader, reader.transaction():
+        # One snapshot for the read, recorded with the staged rows: the check of the extract
+        # then tells rows the app wrote since from rows staging lost.
+        snapshot = begin_legacy_read(reader)
         if not legacy_table_exists(reader):
             context.log.warning('No "Customer" table: keeping the legacy rows staged earlier (it may have been cleaned up).')
             return None
@@ -45,7 +50,10 @@ def _stage_legacy(
             for chunk in iter_legacy_chunks(reader, chunk_rows)
         )
         with contextlib.closing(frames):  # on a failure, the worker stops before the reader closes
-            return stage_source(writer, LEGACY_PARTITION, frames, queue=queue)
+            return stage_source(
+                writer, LEGACY_PARTITION, frames, queue=queue,
+                before_commit=lambda tx, _rows: record_legacy_read(tx, snapshot),
+            )
 
 
 def _stage_drop(

@@ -30,12 +30,41 @@ GROUP BY s."externalSource", s."externalId"
 HAVING count(*) FILTER (WHERE s.is_current) <> 1
 """
 
-_LEGACY_DIFFERENCES = """
-SELECT 'not staged' AS problem, c.id FROM "Customer" c
-WHERE NOT EXISTS (SELECT 1 FROM restructure.source_record s WHERE s.source = 'legacy' AND s.source_ref = c.id)
+# "Customer" against its staged rows as of the snapshot the last staging read it in
+# (restructure.legacy_read; none recorded: as the table is now). The app may write to it
+# meanwhile: a row whose version was committed after the read (its xmin is not visible in the
+# read's snapshot) arrived since, and a staged row gone from "Customer" was deleted since
+# (staging keeps exactly the rows it read). Both wait for the next full refresh; a row the read
+# saw and staging lost is the problem. xmin is a 32-bit xid: it is widened to the snapshot's
+# 64-bit epoch, one epoch back when it would be past the snapshot.
+_LEGACY_COMPARED = """
+WITH read AS (
+    SELECT snapshot, pg_snapshot_xmax(snapshot)::text::bigint AS xmax FROM restructure.legacy_read
+),
+unstaged AS (
+    SELECT c.id, r.snapshot IS NULL OR pg_visible_in_snapshot(
+               (x.xid - CASE WHEN x.xid >= r.xmax THEN 4294967296 ELSE 0 END)::text::xid8, r.snapshot
+           ) AS read_then
+    FROM "Customer" c
+    LEFT JOIN read r ON TRUE
+    CROSS JOIN LATERAL (SELECT (r.xmax >> 32 << 32) + c.xmin::text::bigint AS xid) x
+    WHERE NOT EXISTS (SELECT 1 FROM restructure.source_record s WHERE s.source = 'legacy' AND s.source_ref = c.id)
+),
+gone AS (
+    SELECT s.source_ref AS id, NOT EXISTS (SELECT 1 FROM read) AS read_then
+    FROM restructure.source_record s
+    WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id = s.source_ref)
+)
+"""
+
+_LEGACY_DIFFERENCES = _LEGACY_COMPARED + """
+SELECT 'not staged' AS problem, id FROM unstaged WHERE read_then
 UNION ALL
-SELECT 'staged but gone from Customer', s.source_ref FROM restructure.source_record s
-WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id = s.source_ref)
+SELECT 'staged but gone from Customer', id FROM gone WHERE read_then
+"""
+
+_LEGACY_CHANGED_SINCE_THE_READ = _LEGACY_COMPARED + """
+SELECT (SELECT count(*) FROM unstaged WHERE NOT read_then), (SELECT count(*) FROM gone WHERE NOT read_then)
 """
 
 
@@ -69,5 +98,9 @@ def legacy_rows_all_staged(context: dg.AssetCheckExecutionContext, postgres: Pos
         if not legacy_table_exists(conn):
             return dg.AssetCheckResult(passed=True, metadata={"note": 'no "Customer" table (cleaned up)'})
         differences, samples = count_and_samples(conn, _LEGACY_DIFFERENCES)
+        arrived, deleted = conn.execute(_LEGACY_CHANGED_SINCE_THE_READ).fetchone()
         customers = conn.execute('SELECT count(*) FROM "Customer"').fetchone()[0]
-    return check_result(differences, samples, ["problem", "id"], customer_rows=customers)
+    return check_result(
+        differences, samples, ["problem", "id"], customer_rows=customers,
+        rows_inserted_since_the_read=arrived, rows_deleted_since_the_read=deleted,
+    )

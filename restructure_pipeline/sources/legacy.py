@@ -40,6 +40,23 @@ def count_legacy_rows(conn: psycopg.Connection) -> int:
     return conn.execute(query).fetchone()[0]
 
 
+def begin_legacy_read(conn: psycopg.Connection) -> str:
+    """Make ``conn``'s transaction (just begun) read in one snapshot; returns it (``pg_snapshot`` text)."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    return conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+
+
+def record_legacy_read(conn: psycopg.Connection, snapshot: str) -> None:
+    """Record the snapshot of the read just staged (in the staging transaction)."""
+    conn.execute(
+        """
+        INSERT INTO restructure.legacy_read (snapshot, read_at) VALUES (%s::pg_snapshot, now() AT TIME ZONE 'UTC')
+        ON CONFLICT (legacy) DO UPDATE SET snapshot = EXCLUDED.snapshot, read_at = EXCLUDED.read_at
+        """,
+        (snapshot,),
+    )
+
+
 def iter_legacy_chunks(conn: psycopg.Connection, chunk_rows: int) -> Iterator[pl.DataFrame]:
     """Yield the whole table in chunks of ``LEGACY_SCHEMA``, streamed by one COPY (one snapshot).
 

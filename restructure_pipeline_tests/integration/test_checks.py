@@ -84,10 +84,11 @@ def test_problems_are_counted_in_the_database_and_only_samples_fetched(conn: psy
 
 
 def test_a_check_counts_every_problem_and_keeps_only_samples(conn: psycopg.Connection, pipeline: PipelineRunner) -> None:
-    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme")])
-    pipeline.full_refresh()
     late = [customer(f"late{i:02}", f"p{i}@acme.com", "Acme") for i in range(SAMPLE_ROWS + 5)]
-    load_legacy(conn, late)  # in "Customer" after the run: never staged
+    load_legacy(conn, [customer("c1", "ann@acme.com", "Acme"), *late])
+    pipeline.full_refresh()
+    # Rows the staging read, lost from staging since.
+    conn.execute("DELETE FROM restructure.source_record WHERE customer_id LIKE 'late%'")
 
     unstaged = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
     assert not unstaged.passed and unstaged.metadata["problems"].value == len(late)
@@ -95,6 +96,31 @@ def test_a_check_counts_every_problem_and_keeps_only_samples(conn: psycopg.Conne
     assert len(samples) == SAMPLE_ROWS
     assert {sample["problem"] for sample in samples} == {"not staged"}
     assert {sample["id"] for sample in samples} < {row["id"] for row in late}
+
+
+def test_the_legacy_check_tells_the_apps_writes_since_the_read_from_rows_staging_lost(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    load_legacy(conn, [customer(f"c{i}", f"p{i}@acme.com", "Acme") for i in range(1, 4)])
+    pipeline.full_refresh()
+    # The legacy app writes on after the staging read "Customer", as it may during a full refresh.
+    load_legacy(conn, [customer("c4", "dan@acme.com", "Acme")])
+    conn.execute("""DELETE FROM "Customer" WHERE id = 'c2'""")
+    conn.execute("""UPDATE "Customer" SET "jobTitle" = 'CEO' WHERE id = 'c3'""")
+
+    written = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
+    assert written.passed, written.metadata
+    assert (written.metadata["rows_inserted_since_the_read"].value, written.metadata["rows_deleted_since_the_read"].value) == (1, 1)
+
+    # A row the read saw and staging no longer holds is a loss, whatever the app did since.
+    conn.execute("DELETE FROM restructure.source_record WHERE customer_id = 'c1'")
+    lost = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
+    assert not lost.passed and lost.metadata["samples"].value == [{"problem": "not staged", "id": "c1"}]
+
+    result = pipeline.full_refresh()
+    staged = _evaluation(result, "legacy_rows_all_staged")
+    assert staged.passed
+    assert (staged.metadata["rows_inserted_since_the_read"].value, staged.metadata["rows_deleted_since_the_read"].value) == (0, 0)
 
 
 def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_customer(
@@ -115,9 +141,10 @@ def test_a_drop_run_checks_what_it_staged_and_is_not_blocked_by_a_later_edit_of_
     assert "legacy_customer_rows" not in staged and staged["dagster/row_count"].value == 1
     assert "zeta.csv" in staged["staged_rows_by_source"].value and "legacy" not in staged["staged_rows_by_source"].value
 
-    # On its own, the check compares the whole legacy table and finds the row staged by no run yet.
+    # On its own, the check compares the whole legacy table: the row written after the last
+    # staging read "Customer" waits for the next full refresh, and is no staging loss.
     on_its_own = _check(pipeline, "customer_extract", "legacy_rows_all_staged")
-    assert not on_its_own.passed and on_its_own.metadata["samples"].value == [{"problem": "not staged", "id": "c3"}]
+    assert on_its_own.passed and on_its_own.metadata["rows_inserted_since_the_read"].value == 1
 
     # A drop run's identity check looks at the identities the run queued, and only those.
     conn.execute("UPDATE restructure.source_record SET is_current = FALSE WHERE customer_id IN ('c1', 'c2')")
