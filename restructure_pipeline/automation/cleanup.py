@@ -7,9 +7,10 @@ A manual job (no schedule, no sensor) of two ops:
    :func:`pipeline_check_keys`) must exist, have passed, and be no older than the latest
    materialization of its asset. Read from the Dagster instance the run belongs to.
 2. ``drop_legacy_customer_table``: refuses unless its run config confirms with the exact
-   phrase ``DROP "Customer"``; then, in ONE Postgres transaction holding the pipeline's write
-   lock, checks that every ``"Customer"`` row is accounted for (staged with identical
-   content, and a prospect or quarantined), archives the table to
+   phrase ``DROP "Customer"`` and, again as in 1, every check passed (a re-execution from
+   failure runs this op alone, with the first op's stored output); then, in ONE Postgres
+   transaction holding the pipeline's write lock, checks that every ``"Customer"`` row is
+   accounted for (staged with identical content, and a prospect or quarantined), archives the table to
    ``restructure.customer_archive_<UTC time>_<run id>`` (recorded with its row count and
    checksum in ``restructure.legacy_backup``), verifies the archive against the live table,
    optionally writes and verifies a ``pg_dump`` custom-format file, and drops ``"Customer"``.
@@ -167,13 +168,8 @@ def _code_location_check_keys(context: dg.OpExecutionContext) -> set[dg.AssetChe
     return set(repository.asset_graph.asset_check_keys)
 
 
-@dg.op(
-    description=(
-        "Refuses unless the latest evaluation of every asset check of the pipeline exists, passed, "
-        "and is no older than its asset's latest materialization."
-    ),
-)
-def verify_checks_passed(context: dg.OpExecutionContext) -> dg.Output[int]:
+def require_passed_checks(context: dg.OpExecutionContext) -> int:
+    """How many checks there are, once the latest evaluation of every one passed; a dg.Failure otherwise."""
     keys = set(pipeline_check_keys()) | _code_location_check_keys(context)
     problems = check_evaluation_problems(context.instance, keys)
     if problems:
@@ -183,14 +179,25 @@ def verify_checks_passed(context: dg.OpExecutionContext) -> dg.Output[int]:
             allow_retries=False,
         )
     context.log.info(f"All {len(keys)} asset checks passed in their latest evaluation.")
-    return dg.Output(len(keys), metadata={"checks_passed": len(keys)})
+    return len(keys)
 
 
 @dg.op(
     description=(
-        'Confirmed by the run config (confirm: DROP "Customer"): accounts for every "Customer" row, backs the table '
-        "up to restructure.customer_archive_* (and optionally a pg_dump file), verifies the backup and drops the "
-        "table, all in one transaction."
+        "Refuses unless the latest evaluation of every asset check of the pipeline exists, passed, "
+        "and is no older than its asset's latest materialization."
+    ),
+)
+def verify_checks_passed(context: dg.OpExecutionContext) -> dg.Output[int]:
+    checks_passed = require_passed_checks(context)
+    return dg.Output(checks_passed, metadata={"checks_passed": checks_passed})
+
+
+@dg.op(
+    description=(
+        'Confirmed by the run config (confirm: DROP "Customer") and once more every asset check: accounts for every '
+        '"Customer" row, backs the table up to restructure.customer_archive_* (and optionally a pg_dump file), '
+        "verifies the backup and drops the table, all in one transaction."
     ),
 )
 def drop_legacy_customer_table(
@@ -203,6 +210,8 @@ def drop_legacy_customer_table(
     problem = confirmation_problem(config.confirm)
     if problem:
         raise dg.Failure(description=problem, allow_retries=False)
+    # checks_passed only orders the ops: a re-execution from failure reloads it without running the verification.
+    checks = require_passed_checks(context)
     dump = DumpOptions(Path(config.dump_dir), config.pg_dump_path or None) if config.dump_dir else None
     try:
         with postgres.connect() as conn:
@@ -218,7 +227,7 @@ def drop_legacy_customer_table(
         "archive_table": backup.qualified_name,
         "rows_backed_up": backup.row_count,
         "checksum": backup.checksum,
-        "checks_passed": checks_passed,
+        "checks_passed": checks,
         "customer_rows": accounting.customer_rows,
         "as_prospect_same_id": accounting.prospect_same_id,
         "as_prospect_other_id": accounting.prospect_other_id,

@@ -429,7 +429,9 @@ def backup_and_drop_legacy(
                 )
             log(f'Archived "Customer" to {BACKUP_SCHEMA}.{name}: {copy.row_count} rows, checksum {copy.checksum}.')
             if dump is not None:
-                dump_file = _dump_legacy_table(conn, dump, name, expected_rows=live.row_count)
+                dump_file = _dump_legacy_table(
+                    conn, dump, name, expected_rows=live.row_count, lock_timeout_seconds=lock_timeout_seconds
+                )
                 log(f"Wrote {dump_file.path} ({dump_file.bytes} bytes, {dump_file.rows} rows) with {dump_file.program}.")
             conn.execute(
                 """INSERT INTO restructure.legacy_backup
@@ -487,7 +489,22 @@ def _json(value: object) -> str:
 # ------------------------------------------------------------------------------------ dumps
 
 
-def _dump_legacy_table(conn: psycopg.Connection, options: DumpOptions, name: str, expected_rows: int) -> DumpFile:
+def pg_dump_command(pg_dump: str, file: Path, conninfo: str, lock_timeout_seconds: int) -> list[str]:
+    """The ``pg_dump`` command line that writes ``public."Customer"`` in custom format to ``file``.
+
+    ``--lock-wait-timeout``: a session queued for ACCESS EXCLUSIVE on "Customer" behind our
+    EXCLUSIVE lock queues pg_dump's ACCESS SHARE behind it, a deadlock through a subprocess
+    that Postgres cannot detect; pg_dump then gives up instead, and the cleanup rolls back.
+    """
+    return [
+        pg_dump, "--format=custom", "--no-password", f"--lock-wait-timeout={int(lock_timeout_seconds)}s",
+        f"--table={SOURCE_TABLE}", f"--file={file}", f"--dbname={conninfo}",
+    ]
+
+
+def _dump_legacy_table(
+    conn: psycopg.Connection, options: DumpOptions, name: str, expected_rows: int, lock_timeout_seconds: int
+) -> DumpFile:
     """``pg_dump -Fc -t public."Customer"`` into ``<directory>/<name>.dump``, read back and counted.
 
     Runs while this transaction holds EXCLUSIVE on "Customer": pg_dump's ACCESS SHARE lock is
@@ -500,10 +517,7 @@ def _dump_legacy_table(conn: psycopg.Connection, options: DumpOptions, name: str
     target = directory / f"{name}.dump"
     partial = directory / f".{name}.dump.partial"
     env = _client_environment(conn)
-    command = [
-        pg_dump, "--format=custom", "--no-password", f"--table={SOURCE_TABLE}",
-        f"--file={partial}", f"--dbname={make_conninfo(**conn.info.get_parameters())}",
-    ]
+    command = pg_dump_command(pg_dump, partial, make_conninfo(**conn.info.get_parameters()), lock_timeout_seconds)
     old_umask = os.umask(0o077)  # the dump holds personal data: owner-only
     try:
         completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=24 * 3600)
@@ -511,7 +525,15 @@ def _dump_legacy_table(conn: psycopg.Connection, options: DumpOptions, name: str
         os.umask(old_umask)
     if completed.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise LegacyBackupError(f"pg_dump failed (exit {completed.returncode}); nothing was dropped:\n{completed.stderr.strip()}")
+        hint = (
+            f'\npg_dump waited over {lock_timeout_seconds} s for its lock on "Customer": another session is waiting for '
+            "or holds an exclusive lock on it. Try again when it has finished (or raise lock_timeout_seconds)."
+            if "timeout" in completed.stderr and "LOCK TABLE" in completed.stderr  # --lock-wait-timeout expired
+            else ""
+        )
+        raise LegacyBackupError(
+            f"pg_dump failed (exit {completed.returncode}); nothing was dropped:\n{completed.stderr.strip()}{hint}"
+        )
     try:
         rows = _count_dump_rows(pg_restore, partial, env)
         if rows != expected_rows:

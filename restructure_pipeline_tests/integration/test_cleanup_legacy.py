@@ -7,8 +7,11 @@ bookkeeping untouched; a cleanup keeps the pipeline green, and so does a restore
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +19,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from restructure_pipeline.automation.cleanup import CONFIRMATION_PHRASE, cleanup_legacy
+from restructure_pipeline.automation.cleanup import CONFIRMATION_PHRASE, cleanup_legacy, drop_legacy_customer_table
 from restructure_pipeline.sample_data import (
     create_legacy_table,
     generate_customers,
@@ -28,8 +31,11 @@ from restructure_pipeline.services.postgres import EmbeddedPostgres
 from restructure_pipeline.store.bulk import WRITE_LOCK_KEY
 from restructure_pipeline.store.legacy_backup import (
     LEGACY,
+    DumpOptions,
     LegacyBackupError,
+    backup_and_drop_legacy,
     list_legacy_backups,
+    pg_dump_command,
     restore_legacy_customer,
     table_digest,
     verify_legacy_backup,
@@ -397,3 +403,92 @@ def test_generated_table_with_an_ingested_drop_is_dumped_and_pg_restore_brings_i
     assert _catalog(conn) == catalog
     assert table_digest(conn, LEGACY) == verify_legacy_backup(conn, backup.name)
     pipeline.full_refresh()
+
+
+# ----------------------------------------------------------------- re-execution and pg_dump locks
+
+
+def test_the_drop_verifies_the_checks_again_when_re_executed_from_failure(
+    conn: psycopg.Connection, pipeline: PipelineRunner
+) -> None:
+    load_legacy(conn, ROWS)
+    pipeline.full_refresh()
+    rows = _customer_rows(conn)
+    definitions = pipeline.definitions
+
+    # Every check passed and verify_checks_passed succeeded, but the drop step failed (a dependent view).
+    conn.execute('CREATE VIEW customer_emails AS SELECT email FROM "Customer"')
+    first = _run_cleanup(pipeline)
+    assert "other objects depend on it" in _failure(first)
+    stored_output = first.output_for_node("verify_checks_passed")
+    assert stored_output == 20
+    conn.execute("DROP VIEW customer_emails")
+
+    # Since then reconciliation failed in its latest evaluation (the data repaired after it).
+    conn.execute("""UPDATE "Prospect" SET "externalId" = 'tampered' WHERE id = 'c2'""")
+    evaluation = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("prospects"), "reconciliation")),
+        instance=pipeline.instance, resources=definitions.resources, raise_on_error=False,
+    ).get_asset_check_evaluations()[0]
+    assert not evaluation.passed
+    conn.execute("""UPDATE "Prospect" SET "externalId" = 'ext-c2' WHERE id = 'c2'""")
+
+    # Re-execute from failure: Dagster runs the drop step alone, with verify_checks_passed's stored output.
+    context = dg.build_op_context(
+        instance=pipeline.instance, resources=definitions.resources, op_config={"confirm": CONFIRMATION_PHRASE}
+    )
+    with pytest.raises(dg.Failure) as failure:
+        drop_legacy_customer_table(context, checks_passed=stored_output)
+
+    assert "1 of 20 did not" in failure.value.description
+    assert "prospects:reconciliation: failed in run" in failure.value.description
+    _assert_nothing_changed(conn, rows)
+
+
+def test_pg_dump_gives_up_when_a_session_queues_for_customer_behind_the_cleanup(
+    conn: psycopg.Connection, pipeline: PipelineRunner, database_url: str, tmp_path: Path
+) -> None:
+    load_legacy(conn, ROWS)
+    pipeline.full_refresh()
+    rows = _customer_rows(conn)
+    settings = pipeline.definitions.resources["settings"]
+    queued, sessions = threading.Event(), []
+
+    def queue_access_exclusive() -> None:
+        # Like a migration: waits behind the cleanup's EXCLUSIVE lock, and pg_dump's ACCESS SHARE waits behind it.
+        with psycopg.connect(database_url, autocommit=True) as other, other.transaction():
+            other.execute("SET LOCAL lock_timeout = '30s'")
+            with contextlib.suppress(psycopg.errors.LockNotAvailable):
+                other.execute('LOCK TABLE "Customer" IN ACCESS EXCLUSIVE MODE')
+
+    def log(message: str) -> None:
+        if message.startswith('Archived "Customer"'):  # just before the dump
+            sessions.append(threading.Thread(target=queue_access_exclusive, daemon=True))
+            sessions[0].start()
+            with psycopg.connect(database_url, autocommit=True) as watcher:
+                for _ in range(200):
+                    waiting = watcher.execute(
+                        """SELECT count(*) FROM pg_locks
+                           WHERE relation = 'public."Customer"'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted"""
+                    ).fetchone()[0]
+                    if waiting:
+                        queued.set()
+                        return
+                    time.sleep(0.05)
+
+    started = time.monotonic()
+    with pytest.raises(LegacyBackupError) as failure:
+        backup_and_drop_legacy(
+            conn, lists=settings.domain_lists(), chunk_rows=settings.chunk_rows,
+            dump=DumpOptions(tmp_path / "backups"), lock_timeout_seconds=1, log=log,
+        )
+
+    sessions[0].join(timeout=60)
+    assert queued.is_set()
+    assert time.monotonic() - started < 25  # not the 30 s the other session would wait
+    assert "pg_dump failed" in str(failure.value) and "nothing was dropped" in str(failure.value)
+    assert 'pg_dump waited over 1 s for its lock on "Customer"' in str(failure.value)
+    _assert_nothing_changed(conn, rows)
+    assert list((tmp_path / "backups").iterdir()) == []
+    assert "--lock-wait-timeout=60s" in pg_dump_command("pg_dump", tmp_path / "x.dump", "dbname=x", 60)
