@@ -61,6 +61,16 @@ logger = logging.getLogger(__name__)
 
 #: The newest 2.19.x served by Maven Central; 2.x runs on Java 11-23 (3.x needs Java 21+).
 OPENSEARCH_VERSION = "2.19.6"
+#: The SHA-512 Maven Central publishes for the zip of a version (``<zip>.sha512``), pinned: a zip
+#: from the cache, a Maven repository or a download is used only if it has this digest, so
+#: neither a file put there by hand nor a tampered mirror can stand in for it. A version not
+#: listed is checked against the checksum published next to it.
+PINNED_SHA512: dict[str, str] = {
+    "2.19.6": (
+        "8adbfaa13162b8d42b388ece6b39bfb7f1a349ab9c128d4eced78ba1dd43b5a1"
+        "0850b43b8aac19fa5ab11f4d5c355ddf6f6617514d6112b0936a1903005d1d36"
+    ),
+}
 DEFAULT_PORT = 59200
 CLUSTER_NAME = "restructure-pipeline"
 HOST = "127.0.0.1"
@@ -313,6 +323,7 @@ def _maven_command(version: str) -> list[str]:
         "mvn",
         "-q",
         "-B",
+        "--strict-checksums",  # fail, not warn, on a checksum mismatch (the copy is checked again below)
         "dependency:get",
         f"-Dartifact={MAVEN_GROUP}:{MAVEN_ARTIFACT}:{version}:zip",
         "-Dtransitive=false",
@@ -361,8 +372,11 @@ def _zip_is_sound(path: Path) -> bool:
         return False
 
 
-def _verified_cached(path: Path) -> bool:
-    """Whether a cached zip still matches the checksum recorded next to it at download time."""
+def _verified_cached(path: Path, version: str) -> bool:
+    """Whether a cached zip has the pinned digest, or else still matches the checksum recorded next
+    to it at download time."""
+    if version in PINNED_SHA512:
+        return _hash_file(path, "sha512") == PINNED_SHA512[version]
     for algorithm in ("sha512", "sha1"):
         sidecar = path.with_name(f"{path.name}.{algorithm}")
         if sidecar.is_file():
@@ -394,9 +408,9 @@ def _remote_checksum(zip_url: str) -> tuple[str, str]:
     raise LocalOpenSearchError(f"no usable checksum next to {zip_url}: {last}")
 
 
-def _download_https(url: str, target: Path) -> None:
-    """Download ``url`` to ``target`` through a temp file, verifying the published checksum; atomic."""
-    algorithm, expected = _remote_checksum(url)
+def _download_https(url: str, target: Path, version: str) -> None:
+    """Download ``url`` to ``target`` through a temp file, verifying the pinned or published checksum; atomic."""
+    algorithm, expected = ("sha512", PINNED_SHA512[version]) if version in PINNED_SHA512 else _remote_checksum(url)
     last: Exception | None = None
     for attempt in range(1, _DOWNLOAD_ATTEMPTS + 1):
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -435,14 +449,18 @@ def _download_https(url: str, target: Path) -> None:
         time.sleep(2 ** (attempt - 1))
 
 
-def _copy_into_cache(source: Path, target: Path) -> None:
+def _copy_into_cache(source: Path, target: Path, version: str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(source, tmp)
         sidecar = source.with_name(f"{source.name}.sha1")
-        if sidecar.is_file():
+        if version in PINNED_SHA512:
+            if _hash_file(tmp, "sha512") != PINNED_SHA512[version]:
+                raise LocalOpenSearchError(f"{source} does not have the SHA-512 pinned for OpenSearch {version}")
+            target.with_name(f"{target.name}.sha512").write_text(f"{PINNED_SHA512[version]}\n", encoding="ascii")
+        elif sidecar.is_file():
             expected = _read_checksum_file(sidecar)
             if _hash_file(tmp, "sha1") != expected:
                 raise LocalOpenSearchError(f"{source} does not match its {sidecar.name}")
@@ -459,21 +477,22 @@ def fetch_distribution(version: str = OPENSEARCH_VERSION, cache: Path | None = N
     """The distribution zip in the download cache, fetched when it is not there yet.
 
     Tries, in order: the cache; a copy Maven already has in ``~/.m2/repository``; HTTPS from
-    Maven Central with the published checksum; ``mvn dependency:get``.
+    Maven Central with the published checksum; ``mvn dependency:get``. Whichever it is, a
+    version in :data:`PINNED_SHA512` is used only with that digest.
     """
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / _zip_name(version)
     with _file_lock(cache / f".{_zip_name(version)}.lock"):
         if target.is_file():
-            if _verified_cached(target):
+            if _verified_cached(target, version):
                 return target
             logger.warning("cached %s failed verification; fetching it again", target)
             target.unlink()
         m2 = _m2_path(version)
         if m2.is_file():
             try:
-                _copy_into_cache(m2, target)
+                _copy_into_cache(m2, target, version)
                 logger.info("OpenSearch %s taken from %s", version, m2)
                 return target
             except LocalOpenSearchError as exc:
@@ -481,7 +500,7 @@ def fetch_distribution(version: str = OPENSEARCH_VERSION, cache: Path | None = N
         url = distribution_url(version)
         started = time.monotonic()
         try:
-            _download_https(url, target)
+            _download_https(url, target, version)
             logger.info("downloaded %s in %.1fs", url, time.monotonic() - started)
             return target
         except (OSError, http.client.HTTPException, LocalOpenSearchError) as exc:
@@ -496,7 +515,7 @@ def fetch_distribution(version: str = OPENSEARCH_VERSION, cache: Path | None = N
                     command, capture_output=True, text=True, timeout=_MAVEN_TIMEOUT, stdin=subprocess.DEVNULL
                 )
                 if proc.returncode == 0 and m2.is_file():
-                    _copy_into_cache(m2, target)
+                    _copy_into_cache(m2, target, version)
                     return target
                 maven_error = f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-800:]}"
             except (OSError, subprocess.TimeoutExpired, LocalOpenSearchError) as exc:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,6 +200,37 @@ def test_a_copy_in_the_maven_repository_is_reused_without_network(
     fetched.write_bytes(b"corrupt")  # a damaged cache entry is noticed and replaced
     assert hashlib.sha1(service.fetch_distribution(cache=cache).read_bytes()).hexdigest() == sha1
     assert not [p for p in cache.iterdir() if p.name.endswith(".part")]
+
+
+def test_only_a_zip_with_the_pinned_digest_is_used_wherever_it_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = service.fetch_distribution()
+    assert hashlib.sha512(source.read_bytes()).hexdigest() == service.PINNED_SHA512[OPENSEARCH_VERSION]
+    # A sound zip, with a checksum file that matches it, in the Maven repository and in the cache.
+    impostor = tmp_path / "impostor.zip"
+    with zipfile.ZipFile(impostor, "w") as archive:
+        archive.writestr("opensearch-2.19.6/bin/opensearch", "#!/bin/sh\necho not opensearch\n")
+    home = tmp_path / "home"
+    m2 = home / ".m2" / "repository" / "org/opensearch/distribution/integ-test-zip/opensearch" / OPENSEARCH_VERSION
+    m2.mkdir(parents=True)
+    shutil.copyfile(impostor, m2 / source.name)
+    (m2 / f"{source.name}.sha1").write_text(hashlib.sha1(impostor.read_bytes()).hexdigest())
+    monkeypatch.setenv("HOME", str(home))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copyfile(impostor, cache / source.name)
+    downloads: list[str] = []
+
+    def download(url: str, target: Path, version: str) -> None:  # the network, serving the real zip
+        downloads.append(url)
+        shutil.copyfile(source, target)
+
+    monkeypatch.setattr(service, "_download_https", download)
+    fetched = service.fetch_distribution(cache=cache)
+
+    assert hashlib.sha512(fetched.read_bytes()).hexdigest() == service.PINNED_SHA512[OPENSEARCH_VERSION]
+    assert len(downloads) == 1  # neither the cached nor the Maven copy was taken
 
 
 def test_cache_location_is_outside_the_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
