@@ -8,7 +8,7 @@ import dagster as dg
 
 from restructure_pipeline.assets.extract import customer_extract
 from restructure_pipeline.automation.partitions import LEGACY_PARTITION
-from restructure_pipeline.checks.results import check_result, count_and_samples
+from restructure_pipeline.checks.results import SAMPLE_ROWS, check_result, count_and_samples
 from restructure_pipeline.checks.scope import QUEUED_BY_THE_RUN, WHOLE_TABLE, checks_whole_tables, staged_sources
 from restructure_pipeline.resources import PostgresResource
 from restructure_pipeline.sources.legacy import legacy_table_exists
@@ -54,18 +54,23 @@ gone AS (
     SELECT s.source_ref AS id, NOT EXISTS (SELECT 1 FROM read) AS read_then
     FROM restructure.source_record s
     WHERE s.source = 'legacy' AND NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id = s.source_ref)
+),
+compared AS (
+    SELECT 'not staged' AS problem, id, read_then FROM unstaged
+    UNION ALL
+    SELECT 'staged but gone from Customer', id, read_then FROM gone
 )
 """
 
-_LEGACY_DIFFERENCES = _LEGACY_COMPARED + """
-SELECT 'not staged' AS problem, id FROM unstaged WHERE read_then
-UNION ALL
-SELECT 'staged but gone from Customer', id FROM gone WHERE read_then
+# Problems, rows inserted since the read, staged rows deleted since: one pass over both tables.
+_LEGACY_TALLY = _LEGACY_COMPARED + """
+SELECT count(*) FILTER (WHERE read_then),
+       count(*) FILTER (WHERE NOT read_then AND problem = 'not staged'),
+       count(*) FILTER (WHERE NOT read_then AND problem <> 'not staged')
+FROM compared
 """
 
-_LEGACY_CHANGED_SINCE_THE_READ = _LEGACY_COMPARED + """
-SELECT (SELECT count(*) FROM unstaged WHERE NOT read_then), (SELECT count(*) FROM gone WHERE NOT read_then)
-"""
+_LEGACY_PROBLEM_SAMPLES = _LEGACY_COMPARED + "SELECT problem, id FROM compared WHERE read_then LIMIT %s"
 
 
 @dg.asset_check(asset=customer_extract, blocking=True, description="Every identity has exactly one current row.")
@@ -97,8 +102,8 @@ def legacy_rows_all_staged(context: dg.AssetCheckExecutionContext, postgres: Pos
     with postgres.connect() as conn:
         if not legacy_table_exists(conn):
             return dg.AssetCheckResult(passed=True, metadata={"note": 'no "Customer" table (cleaned up)'})
-        differences, samples = count_and_samples(conn, _LEGACY_DIFFERENCES)
-        arrived, deleted = conn.execute(_LEGACY_CHANGED_SINCE_THE_READ).fetchone()
+        differences, arrived, deleted = conn.execute(_LEGACY_TALLY).fetchone()
+        samples = conn.execute(_LEGACY_PROBLEM_SAMPLES, (SAMPLE_ROWS,)).fetchall() if differences else []
         customers = conn.execute('SELECT count(*) FROM "Customer"').fetchone()[0]
     return check_result(
         differences, samples, ["problem", "id"], customer_rows=customers,

@@ -106,6 +106,18 @@ class PipelineRunner:
         _assert_outcome(result, expect_success)
         return result
 
+    def evaluate_check(self, asset: str, name: str) -> dg.AssetCheckEvaluation:
+        """Run only the named check, as one would from the UI, and return its evaluation."""
+        definitions = self.definitions
+        result = dg.materialize(
+            [*definitions.assets, *definitions.asset_checks],
+            selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(asset), name)),
+            instance=self.instance,
+            resources=definitions.resources,
+            raise_on_error=False,
+        )
+        return result.get_asset_check_evaluations()[0]
+
     def ingest_drop(self, partition_key: str, *, expect_success: bool = True) -> dg.ExecuteInProcessResult:
         register_sources(self.instance, self.drop_dir)
         result = self.definitions.resolve_job_def("ingest_drop").execute_in_process(

@@ -17,16 +17,7 @@ from restructure_pipeline_tests.integration.legacy_rows import customer, load_le
 
 
 def _check(pipeline: PipelineRunner, asset: str, name: str) -> dg.AssetCheckEvaluation:
-    """Run only the named check, as one would from the UI, and return its evaluation."""
-    definitions = pipeline.definitions
-    result = dg.materialize(
-        [*definitions.assets, *definitions.asset_checks],
-        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(asset), name)),
-        instance=pipeline.instance,
-        resources=definitions.resources,
-        raise_on_error=False,
-    )
-    return result.get_asset_check_evaluations()[0]
+    return pipeline.evaluate_check(asset, name)
 
 
 def _evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:

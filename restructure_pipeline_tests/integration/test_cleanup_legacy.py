@@ -177,17 +177,9 @@ def test_refuses_when_the_latest_evaluation_of_a_check_failed_or_is_stale(
     rows = _customer_rows(conn)
     definitions = pipeline.definitions
 
-    def evaluate(asset: str, check: str) -> dg.AssetCheckEvaluation:
-        result = dg.materialize(
-            [*definitions.assets, *definitions.asset_checks],
-            selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(asset), check)),
-            instance=pipeline.instance, resources=definitions.resources, raise_on_error=False,
-        )
-        return result.get_asset_check_evaluations()[0]
-
     # Break reconciliation, let the check see it, then repair the data: the latest evaluation still failed.
     conn.execute("""UPDATE "Prospect" SET "externalId" = 'tampered' WHERE id = 'c2'""")
-    assert not evaluate("prospects", "reconciliation").passed
+    assert not pipeline.evaluate_check("prospects", "reconciliation").passed
     conn.execute("""UPDATE "Prospect" SET "externalId" = 'ext-c2' WHERE id = 'c2'""")
 
     message = _failure(_run_cleanup(pipeline))
@@ -197,7 +189,7 @@ def test_refuses_when_the_latest_evaluation_of_a_check_failed_or_is_stale(
     _assert_nothing_changed(conn, rows)
 
     # Passing again; but the view materialized without its check leaves that check stale.
-    assert evaluate("prospects", "reconciliation").passed
+    assert pipeline.evaluate_check("prospects", "reconciliation").passed
     dg.materialize(
         [*definitions.assets, *definitions.asset_checks],
         selection=dg.AssetSelection.assets("company_prospect_view").without_checks(),
@@ -426,11 +418,7 @@ def test_the_drop_verifies_the_checks_again_when_re_executed_from_failure(
 
     # Since then reconciliation failed in its latest evaluation (the data repaired after it).
     conn.execute("""UPDATE "Prospect" SET "externalId" = 'tampered' WHERE id = 'c2'""")
-    evaluation = dg.materialize(
-        [*definitions.assets, *definitions.asset_checks],
-        selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("prospects"), "reconciliation")),
-        instance=pipeline.instance, resources=definitions.resources, raise_on_error=False,
-    ).get_asset_check_evaluations()[0]
+    evaluation = pipeline.evaluate_check("prospects", "reconciliation")
     assert not evaluation.passed
     conn.execute("""UPDATE "Prospect" SET "externalId" = 'ext-c2' WHERE id = 'c2'""")
 
